@@ -1,0 +1,124 @@
+"""Pure, deterministic size guard: the serialized answer stays within max_response_chars.
+
+Strategy: GPT Actions reject bodies of 100,000 characters or more, and an LLM is better served
+by a shorter document that says what it left out than by an error. When the compact JSON is
+too long we shrink in a fixed order that loses the least meaning first: (1) shorten session
+abstracts to 1000, then 400, then 160 characters; (2) drop list tails - sessions (ordered by
+schedule, so the latest go first), then topics, then candidates; (3) shorten the speaker's bio.
+Each step stops as soon as the text fits, and ``meta.truncated`` reports what happened so the
+model can ask for the rest by id. Sizes are counted in characters (``ensure_ascii=False``),
+which is what the GPT limit counts. The input document is never mutated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+ABSTRACT_STEPS = (1000, 400, 160)
+BIO_LIMIT = 400
+ELLIPSIS = "\u2026"
+_LISTS = ("sessions", "topics", "candidates")
+
+
+def dumps(document: Any) -> str:
+    """The one serialization used for sizing and for the wire."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def fit(document: dict[str, Any], max_chars: int) -> str:
+    """Serialize document, trimming it when longer than max_chars."""
+    text = dumps(document)
+    if len(text) <= max_chars:
+        return text
+
+    doc = dict(document)
+    meta = dict(doc.get("meta", {}))
+    previous = meta.get("truncated")
+    report: dict[str, Any] = dict(previous) if isinstance(previous, dict) else {}
+    report.update(
+        {
+            "original_chars": len(text),
+            "max_chars": max_chars,
+            "abstracts_shortened": 0,
+            "abstracts_shortened_to": None,
+            "sessions_dropped": 0,
+            "topics_dropped": 0,
+            "candidates_dropped": 0,
+            "bio_shortened": False,
+        }
+    )
+    meta["truncated"] = report
+    doc["meta"] = meta
+
+    text = _shorten_abstracts(doc, report, max_chars)
+    if len(text) > max_chars:
+        text = _drop_tails(doc, report, max_chars)
+    if len(text) > max_chars and isinstance(doc.get("speaker"), dict):
+        speaker = dict(doc["speaker"])
+        bio = speaker.get("bio")
+        if isinstance(bio, str) and len(bio) > BIO_LIMIT:
+            speaker["bio"] = _cut(bio, BIO_LIMIT)
+            doc["speaker"] = speaker
+            report["bio_shortened"] = True
+            text = dumps(doc)
+    if len(text) > max_chars:
+        logger.warning("context answer is %d chars after trimming (max %d)", len(text), max_chars)
+    return text
+
+
+def _shorten_abstracts(doc: dict[str, Any], report: dict[str, Any], max_chars: int) -> str:
+    sessions = doc.get("sessions")
+    text = dumps(doc)
+    if not isinstance(sessions, list):
+        return text
+    for limit in ABSTRACT_STEPS:
+        shortened = 0
+        new_sessions = []
+        for session in sessions:
+            abstract = session.get("abstract") if isinstance(session, dict) else None
+            if isinstance(abstract, str) and len(abstract) > limit + 1:
+                session = {**session, "abstract": _cut(abstract, limit)}
+                shortened += 1
+            new_sessions.append(session)
+        if not shortened:
+            continue
+        doc["sessions"] = sessions = new_sessions
+        report["abstracts_shortened"] = max(report["abstracts_shortened"], shortened)
+        report["abstracts_shortened_to"] = limit
+        text = dumps(doc)
+        if len(text) <= max_chars:
+            break
+    return text
+
+
+def _drop_tails(doc: dict[str, Any], report: dict[str, Any], max_chars: int) -> str:
+    text = dumps(doc)
+    for key in _LISTS:
+        items = doc.get(key)
+        if not isinstance(items, list) or not items:
+            continue
+        items = list(items)
+        # Subtract item sizes instead of re-serializing after each drop (quadratic otherwise);
+        # the exact length is re-measured once the estimate says it fits.
+        length = len(text)
+        while items and length > max_chars:
+            dropped = items.pop()
+            length -= len(dumps(dropped)) + (1 if items else 0)
+            report[f"{key}_dropped"] += 1
+            if length <= max_chars:
+                doc[key] = items
+                text = dumps(doc)
+                length = len(text)
+        doc[key] = items
+        text = dumps(doc)
+        if len(text) <= max_chars:
+            break
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text[:limit].rstrip() + ELLIPSIS
