@@ -230,7 +230,9 @@ def _sessions(rng: random.Random, speaker_count: int) -> list[dict[str, Any]]:
         speaker_ids = [lead]
         if index % _TWO_SPEAKER_EVERY == 3:
             partner = next(
-                s for s in rng.sample(others, len(others)) if s != lead and (s, day, start) not in busy
+                s
+                for s in rng.sample(others, len(others))
+                if s != lead and (s, day, start) not in busy
             )
             busy.add((partner, day, start))
             speaker_ids.append(partner)

@@ -1,0 +1,30 @@
+"""``flask --app backend seed``: create the schema and load the seed data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from backend.seed import prepare_database
+from backend.storage import current_store
+
+
+@click.command("seed")
+@click.option(
+    "--file",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Seed JSON to load (default: the configured SEED_PATH).",
+)
+def seed_command(seed_file: Path | None) -> None:
+    """Create missing tables and load the seed into an empty database (idempotent)."""
+    path = seed_file or Path(current_app.config["SEED_PATH"])
+    loaded = prepare_database(current_store().engine, path)
+    click.echo(f"seed loaded from {path}" if loaded else "database already seeded; nothing changed")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_command)

@@ -1,0 +1,39 @@
+"""gunicorn settings for the Conference API (``gunicorn -c backend/gunicorn.conf.py``).
+
+Strategy: loopback by default and everything overridable from the
+environment. gthread workers keep client connections alive (the gateway and
+the runner reuse pooled connections; sync workers close after each request).
+The database is prepared once in the master (``on_starting``) so workers never
+race to create tables or load the seed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+bind = [os.environ.get("CONFERENCE_BIND", "127.0.0.1:8000")]
+workers = int(os.environ.get("CONFERENCE_WORKERS", "2"))
+worker_class = os.environ.get("CONFERENCE_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("CONFERENCE_THREADS", "4"))
+# A request that takes longer than this is stuck: the worker is restarted.
+timeout = int(os.environ.get("CONFERENCE_WORKER_TIMEOUT", "30"))
+graceful_timeout = 10
+# Longer than the gateway's idle timeout would be wasted; shorter breaks reuse.
+keepalive = int(os.environ.get("CONFERENCE_KEEPALIVE", "75"))
+# Bounded request line and headers (werkzeug bounds the body: 64 KiB).
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+# Access log off by default (the gateway logs requests); "-" sends it to stdout.
+accesslog = os.environ.get("CONFERENCE_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("CONFERENCE_LOG_LEVEL", "info")
+wsgi_app = "backend:create_app()"
+
+
+def on_starting(server: Any) -> None:
+    """Create the schema and load the seed once, before any worker starts."""
+    from backend import create_app
+
+    create_app()

@@ -1,0 +1,116 @@
+"""Blueprint for the ChatGPT plugin surface and the health probe.
+
+Strategy: ``/.well-known/ai-plugin.json`` and ``/openapi.yaml`` describe the
+PUBLIC API as clients see it through the gateway, so their URLs come from
+``PUBLIC_URL``, never from the request's Host (which is the gateway's
+upstream address). The OpenAPI text lives in one file,
+``backend/static/openapi.yaml``; only its ``servers`` entry is rewritten, once
+per app, on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import ServiceUnavailable
+
+from backend.logo import png_logo
+from backend.storage import current_store
+
+logger = logging.getLogger(__name__)
+
+OPENAPI_PATH = Path(__file__).resolve().parent / "static" / "openapi.yaml"
+#: Public-cache lifetime of the static surface documents, in seconds.
+_SURFACE_MAX_AGE = 300
+
+bp = Blueprint("surface", __name__)
+
+
+def manifest(config: dict[str, Any]) -> dict[str, Any]:
+    """Build the legacy ChatGPT plugin manifest from the app configuration."""
+    public = config["PUBLIC_URL"]
+    token = config["OPENAI_VERIFICATION_TOKEN"]
+    return {
+        "schema_version": "v1",
+        "name_for_human": "Conference Guide",
+        "name_for_model": "conference_guide",
+        "description_for_human": (
+            "Speakers, sessions and topics of the conference, and session feedback."
+        ),
+        "description_for_model": (
+            "Plugin for answering questions about a 3-day technical conference: speakers, "
+            "their sessions (day, time, room, level) and topics. To answer about a person, "
+            "prefer the speaker context operations: one call returns the speaker, all their "
+            "sessions and topics. If a name matches several speakers you get candidates; ask "
+            "the user which one. Only submit feedback when the user explicitly asks to."
+        ),
+        # Service-level API key in the `apikey` header (the gateway's key-auth).
+        "auth": {
+            "type": "service_http",
+            "authorization_type": "custom",
+            "custom_auth_header": "apikey",
+            "verification_tokens": {"openai": token} if token else {},
+        },
+        "api": {
+            "type": "openapi",
+            "url": f"{public}/openapi.yaml",
+            "is_user_authenticated": False,
+        },
+        "logo_url": f"{public}/logo.png",
+        "contact_email": config["CONTACT_EMAIL"],
+        "legal_info_url": config["LEGAL_INFO_URL"],
+    }
+
+
+def openapi_document(public_url: str) -> dict[str, Any]:
+    """Load the OpenAPI document with its server set to ``public_url``."""
+    document: dict[str, Any] = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+    document["servers"] = [{"url": public_url, "description": "Conference gateway"}]
+    return document
+
+
+@bp.get("/.well-known/ai-plugin.json")
+def ai_plugin() -> Response:
+    response = jsonify(manifest(dict(current_app.config)))
+    response.cache_control.max_age = _SURFACE_MAX_AGE
+    return response
+
+
+@bp.get("/openapi.yaml")
+def openapi_yaml() -> Response:
+    cached = current_app.extensions.get("openapi_yaml")
+    if cached is None:
+        document = openapi_document(current_app.config["PUBLIC_URL"])
+        cached = yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode("utf-8")
+        current_app.extensions["openapi_yaml"] = cached
+    response = Response(cached, mimetype="application/yaml")
+    response.cache_control.max_age = _SURFACE_MAX_AGE
+    return response
+
+
+@bp.get("/logo.png")
+def logo() -> Response:
+    response = Response(png_logo(), mimetype="image/png")
+    response.cache_control.max_age = 86400
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    try:
+        with current_store().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        logger.exception("health check: database unreachable")
+        raise ServiceUnavailable(description="The database is unreachable.") from None
+    return {"status": "ok"}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
