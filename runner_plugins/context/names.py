@@ -1,7 +1,9 @@
 """Pure speaker-name matching: case- and accent-insensitive, exact full name wins.
 
-Strategy: normalise both sides the same way (Unicode NFKD, drop combining marks, casefold,
-collapse whitespace) so "jose garcia" equals "José García". The backend's ``speakername``
+Strategy: normalise both sides the same way (Unicode NFKD, drop combining marks, map the few
+letters that have no decomposition such as Ł and Ø, casefold, collapse whitespace) so
+"jose garcia" equals "José García" and "lukasz" equals "Łukasz" - the same folding the backend's
+search applies, so a name the backend found by search also matches here. The backend's ``speakername``
 filter already narrowed the candidates; this module only decides between "this one", "ask the
 user which one" and "nobody". A single candidate is taken even without an exact match: the
 search was unambiguous, and answering with one candidate would only cost the model a round trip.
@@ -23,9 +25,16 @@ class Choice:
     candidates: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
 
 
+# Letters NFKD leaves whole; mapped to what someone without the right keyboard types.
+_UNDECOMPOSED = str.maketrans(
+    {"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "ı": "i"}
+    | {"Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th", "ß": "ss"}
+)
+
+
 def normalize(name: str) -> str:
     """Fold a name for comparison: no accents, no case, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", name)
+    decomposed = unicodedata.normalize("NFKD", name.translate(_UNDECOMPOSED))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
 

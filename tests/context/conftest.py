@@ -1,0 +1,99 @@
+"""Fixtures for the conference-context tests: a fake clock, the fault fake, a started plugin."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from runner_plugins.context.conf import ContextConf, parse_conf
+from runner_plugins.context.plugin import ContextPlugin
+from runner_plugins.plugin import StaticRequest, Stop
+from tests.context.fake_backend import FakeBackend
+
+#: Not a real credential: the fake backends accept anything, the tests only check propagation.
+TEST_SECRET = "test-only-shared-value"
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    text: str
+
+
+def make_conf(backend_url: str, **overrides: Any) -> ContextConf:
+    raw = {"backend_url": backend_url, "secret": TEST_SECRET, **overrides}
+    return parse_conf(json.dumps(raw))
+
+
+def to_answer(stop: Stop) -> Answer:
+    headers: dict[str, str] = {}
+    for name, value in stop.headers:
+        assert name == name.lower(), "header names are sent lower-case"
+        headers[name] = value
+    text = stop.body.decode("utf-8")
+    return Answer(stop.status, headers, json.loads(text), text)
+
+
+async def ask(
+    plugin: ContextPlugin,
+    conf: ContextConf,
+    path: str,
+    *,
+    args: tuple[tuple[str, str | None], ...] = (),
+    headers: tuple[tuple[str, str | None], ...] = (("X-Request-Id", "req-1"),),
+    method: str = "GET",
+) -> Answer:
+    action = await plugin.request_filter(
+        conf, StaticRequest(path=path, method=method, args=args, headers=headers)
+    )
+    assert isinstance(action, Stop)
+    return to_answer(action)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBackend]:
+    backend = FakeBackend()
+    await backend.start()
+    try:
+        yield backend
+    finally:
+        await backend.stop()
+
+
+@pytest.fixture
+async def plugin(clock: FakeClock) -> AsyncIterator[ContextPlugin]:
+    instance = ContextPlugin(clock=clock)
+    await instance.startup()
+    try:
+        yield instance
+    finally:
+        await instance.shutdown()
+
+
+@pytest.fixture
+def conf_for() -> Callable[..., ContextConf]:
+    return make_conf

@@ -1,0 +1,351 @@
+"""The plugin against the fault-injecting fake backend over real loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from runner_plugins.context.conf import ContextConf
+from runner_plugins.context.plugin import ContextPlugin
+from tests.context.conftest import TEST_SECRET, FakeClock, ask
+from tests.context.fake_backend import FakeBackend, seed
+
+ConfFor = Callable[..., ContextConf]
+
+
+async def test_by_id_merges_three_sources_and_propagates_only_safe_headers(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    headers = (
+        ("X-Request-Id", "rid-42"),
+        ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        ("apikey", "client-key"),
+        ("Cookie", "session=1"),
+        ("Authorization", "Bearer t"),
+    )
+    got = await ask(plugin, conf_for(fake.url), "/speaker/1/context", headers=headers)
+    assert got.status == 200
+    assert got.headers["content-type"] == "application/json; charset=utf-8"
+    assert got.headers["x-context-complete"] == "true"
+    assert got.body["speaker"]["name"] == "Amelia Hartley"
+    expected = {s for s in fake.data["by_speaker"][1]}
+    assert {s["id"] for s in got.body["sessions"]} == expected
+    assert all("topics" in s and "speakers" in s for s in got.body["sessions"])
+    meta = got.body["meta"]
+    assert meta["complete"] is True and meta["missing"] == [] and meta["request_id"] == "rid-42"
+    assert [s["name"] for s in meta["sources"]] == ["speaker", "sessions", "topics"]
+    assert {c[0] for c in fake.calls} == {"speaker", "sessions", "topics"}
+    for _, _, sent in fake.calls:
+        lowered = {k.lower(): v for k, v in sent.items()}
+        assert lowered["x-conference-secret"] == TEST_SECRET
+        assert lowered["x-request-id"] == "rid-42"
+        assert lowered["traceparent"].startswith("00-0af7")
+        assert not {"apikey", "cookie", "authorization"} & set(lowered)
+
+
+async def test_speaker_with_no_sessions_is_complete_with_empty_lists(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    got = await ask(plugin, conf_for(fake.url), "/speaker/5/context")
+    assert got.status == 200 and got.body["speaker"]["name"] == "Oscar Lindgren"
+    assert got.body["sessions"] == [] and got.body["topics"] == []
+    assert got.body["meta"]["complete"] is True
+
+
+async def test_slow_source_gives_partial_answer_within_the_budget(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    fake.delay["sessions"] = 5.0
+    conf = conf_for(fake.url, budget_ms=300, call_timeout_ms=2000)
+    started = time.monotonic()
+    got = await ask(plugin, conf, "/speaker/1/context")
+    elapsed = time.monotonic() - started
+    # Not a speed assertion: proof the answer did not wait for the 5 s source.
+    assert elapsed < 4.0
+    assert got.status == 200 and got.headers["x-context-complete"] == "false"
+    meta = got.body["meta"]
+    assert meta["complete"] is False and meta["missing"] == ["sessions"]
+    sessions = next(s for s in meta["sources"] if s["name"] == "sessions")
+    assert sessions["status"] == "timeout" and "budget" in sessions["error"]
+    assert got.body["sessions"] == [] and got.body["topics"]
+
+
+async def test_per_call_timeout_is_reported_as_such(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    fake.delay["topics"] = 5.0
+    got = await ask(plugin, conf_for(fake.url, call_timeout_ms=200), "/speaker/1/context")
+    topics = next(s for s in got.body["meta"]["sources"] if s["name"] == "topics")
+    assert topics["status"] == "timeout" and "200 ms" in topics["error"]
+    assert got.body["meta"]["missing"] == ["topics"]
+
+
+async def test_slow_speaker_source_is_a_504(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    fake.delay["speaker"] = 5.0
+    got = await ask(plugin, conf_for(fake.url, call_timeout_ms=200), "/speaker/1/context")
+    assert got.status == 504
+    assert got.body["status"] == 504 and got.body["error"] == "Gateway Timeout"
+    assert got.body["request_id"] == "req-1" and "timed out" in got.body["message"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [
+        pytest.param("500", 502, id="speaker-500"),
+        pytest.param("malformed", 502, id="speaker-malformed-json"),
+        pytest.param("wrong-shape", 502, id="speaker-wrong-shape"),
+        pytest.param("drop", 502, id="speaker-connection-dropped"),
+        pytest.param("404", 404, id="speaker-404"),
+    ],
+)
+async def test_speaker_source_failures_map_to_json_errors(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor, fault: str, status: int
+) -> None:
+    fake.fault["speaker"] = fault
+    got = await ask(plugin, conf_for(fake.url), "/speaker/1/context")
+    assert got.status == status
+    assert set(got.body) == {"status", "error", "message", "request_id"}
+    assert got.body["status"] == status and got.headers["content-type"].startswith(
+        "application/json"
+    )
+    assert "x-context-complete" not in got.headers
+
+
+async def test_unknown_speaker_is_404(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    got = await ask(plugin, conf_for(fake.url), "/speaker/999/context")
+    assert got.status == 404 and got.body["error"] == "Not Found"
+
+
+@pytest.mark.parametrize("fault", ["500", "malformed", "wrong-shape", "drop"])
+async def test_failing_list_sources_give_partial_200(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor, fault: str
+) -> None:
+    fake.fault["sessions"] = fault
+    fake.fault["topics"] = fault
+    got = await ask(plugin, conf_for(fake.url), "/speaker/1/context")
+    assert got.status == 200 and got.headers["x-context-complete"] == "false"
+    assert got.body["meta"]["missing"] == ["sessions", "topics"]
+    assert got.body["speaker"]["id"] == 1
+    errors = [s["error"] for s in got.body["meta"]["sources"][1:]]
+    assert all(errors)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_connection_refused_is_a_502(plugin: ContextPlugin, conf_for: ConfFor) -> None:
+    got = await ask(plugin, conf_for(f"http://127.0.0.1:{_closed_port()}"), "/speaker/1/context")
+    assert got.status == 502 and "unreachable" in got.body["message"]
+
+
+async def test_breaker_opens_fast_503_then_half_opens_and_recovers(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor, clock: FakeClock
+) -> None:
+    conf = conf_for(fake.url, breaker_failures=5, breaker_reset_s=10, cache_ttl_s=0)
+    fake.fault.update({"speaker": "500", "sessions": "500", "topics": "500"})
+    statuses = []
+    while not statuses or statuses[-1] != 503:
+        statuses.append((await ask(plugin, conf, "/speaker/1/context")).status)
+        assert len(statuses) <= 6, "5 consecutive failures must open the breaker"
+    # Each request fails >= 1 call (the others may be cancelled once the speaker failed).
+    assert set(statuses[:-1]) == {502} and 2 <= len(statuses) <= 6
+    calls = len(fake.calls)
+    refused = await ask(plugin, conf, "/speaker/1/context")
+    assert refused.status == 503 and refused.headers["retry-after"] == "10"
+    assert len(fake.calls) == calls, "an open breaker must not call the backend"
+    clock.advance(4)
+    assert (await ask(plugin, conf, "/speaker/1/context")).headers["retry-after"] == "6"
+
+    fake.fault.clear()
+    clock.advance(6)
+    probe = await ask(plugin, conf, "/speaker/1/context")
+    assert probe.status == 200 and probe.body["meta"]["complete"] is True
+    assert (await ask(plugin, conf, "/speaker/1/context")).status == 200
+
+
+async def test_breaker_reopens_when_the_probe_fails(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor, clock: FakeClock
+) -> None:
+    conf = conf_for(fake.url, breaker_failures=1, breaker_reset_s=5, cache_ttl_s=0)
+    fake.fault["speaker"] = "500"
+    assert (await ask(plugin, conf, "/speaker/1/context")).status == 502
+    assert (await ask(plugin, conf, "/speaker/1/context")).status == 503
+    clock.advance(5)
+    assert (await ask(plugin, conf, "/speaker/1/context")).status == 502  # the probe
+    again = await ask(plugin, conf, "/speaker/1/context")
+    assert again.status == 503 and again.headers["retry-after"] == "5"
+
+
+async def test_a_404_does_not_trip_the_breaker(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    conf = conf_for(fake.url, breaker_failures=1)
+    for _ in range(3):
+        assert (await ask(plugin, conf, "/speaker/999/context")).status == 404
+
+
+async def test_cache_hit_then_expiry_on_the_injected_clock(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor, clock: FakeClock
+) -> None:
+    conf = conf_for(fake.url, cache_ttl_s=30)
+    first = await ask(plugin, conf, "/speaker/1/context")
+    assert len(fake.calls) == 3
+    assert not any(s["cached"] for s in first.body["meta"]["sources"])
+    clock.advance(29)
+    second = await ask(plugin, conf, "/speaker/1/context", headers=(("X-Request-Id", "r2"),))
+    assert len(fake.calls) == 3, "fresh entries come from the cache"
+    assert all(s["cached"] for s in second.body["meta"]["sources"])
+    assert second.body["meta"]["request_id"] == "r2"
+    assert second.body["sessions"] == first.body["sessions"]
+    clock.advance(1)
+    third = await ask(plugin, conf, "/speaker/1/context")
+    assert len(fake.calls) == 6 and not any(s["cached"] for s in third.body["meta"]["sources"])
+
+
+async def test_errors_and_partials_are_never_cached(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    conf = conf_for(fake.url, cache_ttl_s=30)
+    fake.fault["sessions"] = "500"
+    partial = await ask(plugin, conf, "/speaker/1/context")
+    assert partial.body["meta"]["complete"] is False
+    fake.fault.clear()
+    healed = await ask(plugin, conf, "/speaker/1/context")
+    assert healed.body["meta"]["complete"] is True
+    cached = {s["name"]: s["cached"] for s in healed.body["meta"]["sources"]}
+    assert cached == {"speaker": True, "sessions": False, "topics": True}
+    assert fake.calls_to("sessions") == 2
+
+
+async def test_concurrency_cap_is_never_exceeded(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    fake.all_delay = 0.02
+    conf = conf_for(fake.url, max_concurrency=4, cache_ttl_s=0, budget_ms=20_000)
+    answers = await asyncio.gather(
+        *(ask(plugin, conf, f"/speaker/{1 + i % 8}/context") for i in range(40))
+    )
+    assert all(a.status == 200 and a.body["meta"]["complete"] for a in answers)
+    assert len(fake.calls) == 120
+    assert fake.max_in_flight == 4  # saturated, never above
+
+
+async def test_lists_are_paginated_past_the_backend_limit(
+    plugin: ContextPlugin, conf_for: ConfFor
+) -> None:
+    fake = FakeBackend(data=seed(n_speakers=3, sessions_per_speaker=250), max_limit=100)
+    await fake.start()
+    try:
+        got = await ask(
+            plugin, conf_for(fake.url, max_response_chars=10_000_000), "/speaker/3/context"
+        )
+    finally:
+        await fake.stop()
+    assert len(got.body["sessions"]) == len(fake.data["by_speaker"][3]) > 250
+    assert fake.calls_to("sessions") == 3  # offsets 0, 100, 200 (pages 2 and 3 concurrently)
+    assert got.body["meta"]["truncated"] is False
+
+
+async def test_big_answers_are_trimmed_and_say_so(plugin: ContextPlugin, conf_for: ConfFor) -> None:
+    data = seed(n_speakers=2, sessions_per_speaker=60)
+    for session in data["sessions"].values():
+        session["abstract"] = "A long abstract. " * 200
+    fake = FakeBackend(data=data)
+    await fake.start()
+    try:
+        got = await ask(plugin, conf_for(fake.url, max_response_chars=20_000), "/speaker/1/context")
+    finally:
+        await fake.stop()
+    assert got.status == 200 and len(got.text) <= 20_000
+    report = got.body["meta"]["truncated"]
+    assert report["max_chars"] == 20_000 and report["original_chars"] > 20_000
+    assert report["abstracts_shortened"] > 0
+    assert report["sessions_dropped"] == len(data["by_speaker"][1]) - len(got.body["sessions"])
+    assert got.body["meta"]["complete"] is True  # trimmed is not missing
+
+
+# --- by name ----------------------------------------------------------------------------
+
+
+async def test_by_name_exact_match_with_accents_and_case(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    got = await ask(
+        plugin, conf_for(fake.url), "/speakers/context", args=(("speakername", "MARIA gonzalez"),)
+    )
+    assert got.status == 200 and got.body["speaker"]["id"] == 3
+    assert [s["name"] for s in got.body["meta"]["sources"]] == ["resolve", "sessions", "topics"]
+    assert fake.calls_to("speaker") == 0  # the search already returned the full speaker
+
+
+async def test_by_name_ambiguous_gives_candidates_without_context(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    got = await ask(
+        plugin, conf_for(fake.url), "/speakers/context", args=(("speakername", "maria"),)
+    )
+    assert got.status == 200 and set(got.body) == {"candidates", "meta"}
+    assert {c["id"] for c in got.body["candidates"]} == {2, 3}
+    assert set(got.body["candidates"][0]) == {"id", "name", "company"}
+    assert fake.calls_to("sessions") == 0 and got.headers["x-context-complete"] == "true"
+
+
+async def test_by_name_unique_non_ascii(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    got = await ask(
+        plugin, conf_for(fake.url), "/speakers/context", args=(("speakername", "lukasz"),)
+    )
+    assert got.status == 200 and got.body["speaker"]["name"] == "Łukasz Wiśniewski"
+    assert "Łukasz" in got.text  # sent as UTF-8 text, not \\u escapes
+
+
+async def test_by_name_unknown_is_404_and_failing_search_is_502(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    conf = conf_for(fake.url)
+    nobody = await ask(plugin, conf, "/speakers/context", args=(("speakername", "zzz"),))
+    assert nobody.status == 404
+    fake.fault["resolve"] = "malformed"
+    broken = await ask(plugin, conf, "/speakers/context", args=(("speakername", "yyy"),))
+    assert broken.status == 502
+
+
+@pytest.mark.parametrize(
+    ("path", "args", "method", "status"),
+    [
+        pytest.param("/speaker/abc/context", (), "GET", 400, id="non-numeric-id"),
+        pytest.param("/speaker/0/context", (), "GET", 400, id="zero-id"),
+        pytest.param("/speakers/context", (), "GET", 400, id="missing-name"),
+        pytest.param("/speakers/context", (("speakername", "  "),), "GET", 400, id="blank-name"),
+        pytest.param("/speakers/context", (("speakername", "x" * 201),), "GET", 400, id="long"),
+        pytest.param("/speaker/1/context", (), "POST", 405, id="post"),
+        pytest.param("/elsewhere", (), "GET", 404, id="unknown-path"),
+    ],
+)
+async def test_bad_requests_never_reach_the_backend(
+    plugin: ContextPlugin,
+    fake: FakeBackend,
+    conf_for: ConfFor,
+    path: str,
+    args: Any,
+    method: str,
+    status: int,
+) -> None:
+    got = await ask(plugin, conf_for(fake.url), path, args=args, method=method)
+    assert got.status == status and got.body["status"] == status
+    assert fake.calls == []
+    if status == 400:
+        assert got.body["details"]
