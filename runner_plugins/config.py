@@ -1,0 +1,101 @@
+"""Runner configuration from the environment APISIX sets, plus command-line overrides.
+
+Strategy: APISIX spawns the runner with ``APISIX_LISTEN_ADDRESS=unix:/path`` and
+``APISIX_CONF_EXPIRE_TIME`` (reference ext-plugin-protocol.md §4); everything
+else has a default that works under APISIX and can be overridden by a
+``RUNNER_*`` variable (declare it in ``nginx_config.envs`` when APISIX spawns
+the runner) or a flag. Values are validated here, once, so the server never
+sees a half-valid configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from runner_plugins.errors import ConfigError
+
+__all__ = ["DEFAULT_PLUGIN_MODULES", "RunnerConfig"]
+
+DEFAULT_PLUGIN_MODULES = ("runner_plugins.context",)
+# sun_path is 108 bytes on Linux including the terminating NUL.
+_MAX_SOCKET_PATH = 107
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    """Everything the runner needs to start; see :meth:`from_env`."""
+
+    socket_path: str
+    plugin_modules: tuple[str, ...] = DEFAULT_PLUGIN_MODULES
+    conf_expire_time: float = 3600.0
+    #: Conf entries live this long after creation or last use (2 x expire time).
+    conf_ttl: float = 7200.0
+    max_conf_entries: int = 4096
+    log_level: str = "WARNING"
+    #: 0o766 lets APISIX's ``nobody`` workers connect to a socket a root runner created.
+    socket_mode: int = 0o766
+    #: Plugin work per request is cancelled after this (APISIX gives up at 60 s).
+    request_timeout: float = 55.0
+    max_connections: int = 4096
+    #: In-flight requests get this long to finish after SIGTERM (APISIX kills at 1 s).
+    shutdown_grace: float = 0.7
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        listen: str | None = None,
+        plugins: Sequence[str] = (),
+        log_level: str | None = None,
+    ) -> RunnerConfig:
+        """Build the config; flags (``listen``, ``plugins``, ``log_level``) beat the environment.
+
+        :raise ConfigError: a missing socket path or a malformed value.
+        """
+        socket_path = listen or _strip_unix(environ.get("APISIX_LISTEN_ADDRESS", ""))
+        if not socket_path:
+            raise ConfigError("no socket: set APISIX_LISTEN_ADDRESS=unix:/path or pass --listen")
+        if len(socket_path.encode()) > _MAX_SOCKET_PATH:
+            raise ConfigError(f"socket path longer than {_MAX_SOCKET_PATH} bytes: {socket_path}")
+        expire = _number(environ, "APISIX_CONF_EXPIRE_TIME", 3600.0)
+        modules = tuple(plugins) or _modules(environ.get("RUNNER_PLUGINS", ""))
+        level = (log_level or environ.get("RUNNER_LOG_LEVEL", "WARNING")).upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ConfigError(f"unknown log level {level!r}")
+        return cls(
+            socket_path=socket_path,
+            plugin_modules=modules or DEFAULT_PLUGIN_MODULES,
+            conf_expire_time=expire,
+            conf_ttl=2 * expire,
+            max_conf_entries=int(_number(environ, "RUNNER_MAX_CONFS", 4096, minimum=1)),
+            log_level=level,
+            request_timeout=_number(environ, "RUNNER_REQUEST_TIMEOUT", 55.0),
+            max_connections=int(_number(environ, "RUNNER_MAX_CONNECTIONS", 4096, minimum=1)),
+        )
+
+
+def _strip_unix(address: str) -> str:
+    address = address.strip()
+    if address and not address.startswith("unix:"):
+        raise ConfigError(f"APISIX_LISTEN_ADDRESS must look like unix:/path, got {address!r}")
+    return address.removeprefix("unix:")
+
+
+def _modules(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, minimum: float = 0.001) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value

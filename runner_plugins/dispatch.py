@@ -1,0 +1,224 @@
+"""The RPC table: one decoded frame in, one reply frame out, no sockets.
+
+Strategy: each request RPC type has a handler; every failure that concerns a
+single request becomes a type-0 error frame for that request only
+(reference ext-plugin-protocol.md §2, §10):
+
+* unknown RPC type                      -> BAD_REQUEST
+* unknown or expired conf token         -> CONF_TOKEN_NOT_FOUND (APISIX re-prepares and retries)
+* conf that failed validation           -> BAD_REQUEST (logged once, clearly, at PrepareConf)
+* plugin raised / returned a wrong type -> SERVICE_UNAVAILABLE
+* reply too large for one frame         -> SERVICE_UNAVAILABLE
+
+A payload that does not decode raises :class:`DecodeError` to the server, which
+drops that connection: the peer is not speaking the protocol.
+
+A conf that fails validation still gets a token: PrepareConf succeeds and the
+token maps to the failure. APISIX caches the token, so the error is logged once
+per route version instead of on every request (a failing PrepareConf would be
+retried and logged per request), and every request using it fails closed.
+
+Plugins run in conf order. The first Stop ends the chain; Rewrites of several
+plugins are merged (later path/body win, header and arg changes accumulate);
+plugins all see the request as APISIX sent it. A merged Rewrite that changes
+nothing is sent as a reply with no action. For HTTPRespCall the first plugin
+that returns a change ends the chain.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from runner_plugins import codec
+from runner_plugins.codec import ExtraInfoExchange, HttpRequestView, HttpResponseView
+from runner_plugins.conf_cache import ConfCache, ConfEntry, PluginChain
+from runner_plugins.errors import DecodeError, FrameTooLarge
+from runner_plugins.plugin import ConfError, Plugin, ResponseChange, Rewrite, Stop
+from runner_plugins.protocol import ErrorCode
+from runner_plugins.registry import PluginRegistry
+
+__all__ = ["Dispatcher"]
+
+logger = logging.getLogger(__name__)
+
+_NOT_FOUND = codec.encode_error_frame(ErrorCode.CONF_TOKEN_NOT_FOUND)
+_BAD_REQUEST = codec.encode_error_frame(ErrorCode.BAD_REQUEST)
+_UNAVAILABLE = codec.encode_error_frame(ErrorCode.SERVICE_UNAVAILABLE)
+
+
+class Dispatcher:
+    """Turns request payloads into reply frames using the registry and the conf cache."""
+
+    def __init__(self, registry: PluginRegistry, cache: ConfCache) -> None:
+        self.registry = registry
+        self.cache = cache
+
+    # ----------------------------------------------------------------- PrepareConf
+
+    def prepare_conf(self, payload: bytes) -> bytes:
+        """Parse and validate a route's confs once; reply with its token."""
+        request = codec.decode_prepare_conf(payload)
+        if request.key:
+            known = self.cache.token_for_key(request.key)
+            if known is not None:
+                return codec.encode_prepare_conf_reply(known)
+        chain, error = self._build_chain(request.conf)
+        token = self.cache.add(ConfEntry(key=request.key, chain=chain, error=error))
+        if error is not None:
+            logger.error("conf rejected: token=%d key=%s: %s", token, request.key, error)
+        else:
+            logger.info(
+                "conf prepared: token=%d key=%s plugins=%s",
+                token,
+                request.key,
+                ",".join(name for name, _ in request.conf),
+            )
+        return codec.encode_prepare_conf_reply(token)
+
+    def _build_chain(self, conf: tuple[tuple[str, str], ...]) -> tuple[PluginChain, str | None]:
+        chain: list[tuple[Plugin[Any], Any]] = []
+        for name, raw in conf:
+            plugin = self.registry.get(name)
+            if plugin is None:
+                known = ", ".join(self.registry.names()) or "none"
+                return (), f"unknown plugin {name!r} (registered: {known})"
+            try:
+                parsed = plugin.parse_conf(raw)
+            except ConfError as exc:
+                return (), f"plugin {name!r}: invalid conf: {exc}"
+            except Exception as exc:  # a plugin bug must not take the runner down
+                logger.exception("plugin %r crashed parsing its conf", name)
+                return (), f"plugin {name!r}: conf parser failed: {type(exc).__name__}"
+            chain.append((plugin, parsed))
+        return tuple(chain), None
+
+    def _entry(self, token: int, req_id: int, what: str) -> ConfEntry | bytes:
+        entry = self.cache.get(token)
+        if entry is None:
+            logger.warning("%s: conf token not found: token=%d request_id=%d", what, token, req_id)
+            return _NOT_FOUND
+        if entry.error is not None:
+            logger.warning(
+                "%s refused, its conf was rejected: token=%d request_id=%d: %s",
+                what,
+                token,
+                req_id,
+                entry.error,
+            )
+            return _BAD_REQUEST
+        return entry
+
+    # ----------------------------------------------------------------- HTTPReqCall
+
+    async def http_req_call(self, payload: bytes, exchange: ExtraInfoExchange) -> bytes:
+        request = HttpRequestView(payload, exchange)
+        entry = self._entry(request.conf_token, request.id, "HTTPReqCall")
+        if isinstance(entry, bytes):
+            return entry
+        merged: Rewrite | None = None
+        for plugin, conf in entry.chain:
+            try:
+                action: object = await plugin.request_filter(conf, request)
+            except DecodeError:
+                raise
+            except Exception:
+                logger.exception(
+                    "plugin %r failed: token=%d request_id=%d",
+                    plugin.name,
+                    request.conf_token,
+                    request.id,
+                )
+                return _UNAVAILABLE
+            if action is None:
+                continue
+            if isinstance(action, Stop):
+                return self._reply(request, action)
+            if not isinstance(action, Rewrite):
+                logger.error(
+                    "plugin %r returned %s, not Stop/Rewrite/None: token=%d request_id=%d",
+                    plugin.name,
+                    type(action).__name__,
+                    request.conf_token,
+                    request.id,
+                )
+                return _UNAVAILABLE
+            merged = action if merged is None else _merge(merged, action)
+        if merged is not None and merged == _NO_CHANGE:
+            merged = None
+        return self._reply(request, merged)
+
+    def _reply(self, request: HttpRequestView, action: Stop | Rewrite | None) -> bytes:
+        try:
+            return codec.encode_req_call_reply(request.id, action)
+        except FrameTooLarge as exc:
+            logger.error(
+                "reply refused: token=%d request_id=%d: %s", request.conf_token, request.id, exc
+            )
+            return _UNAVAILABLE
+
+    # ---------------------------------------------------------------- HTTPRespCall
+
+    async def http_resp_call(self, payload: bytes, exchange: ExtraInfoExchange) -> bytes:
+        response = HttpResponseView(payload, exchange)
+        entry = self._entry(response.conf_token, response.id, "HTTPRespCall")
+        if isinstance(entry, bytes):
+            return entry
+        change: ResponseChange | None = None
+        for plugin, conf in entry.chain:
+            try:
+                outcome: object = await plugin.response_filter(conf, response)
+            except DecodeError:
+                raise
+            except Exception:
+                logger.exception(
+                    "plugin %r failed on the response: token=%d request_id=%d",
+                    plugin.name,
+                    response.conf_token,
+                    response.id,
+                )
+                return _UNAVAILABLE
+            if outcome is None:
+                continue
+            if not isinstance(outcome, ResponseChange):
+                logger.error(
+                    "plugin %r returned %s, not ResponseChange/None: token=%d request_id=%d",
+                    plugin.name,
+                    type(outcome).__name__,
+                    response.conf_token,
+                    response.id,
+                )
+                return _UNAVAILABLE
+            change = outcome
+            break
+        try:
+            return codec.encode_resp_call_reply(response.id, change)
+        except FrameTooLarge as exc:
+            logger.error(
+                "reply refused: token=%d request_id=%d: %s", response.conf_token, response.id, exc
+            )
+            return _UNAVAILABLE
+
+    # -------------------------------------------------------------------- misc
+
+    @staticmethod
+    def unknown_type(rpc_type: int) -> bytes:
+        logger.warning("unknown RPC type %d answered with BAD_REQUEST", rpc_type)
+        return _BAD_REQUEST
+
+    @staticmethod
+    def unavailable() -> bytes:
+        return _UNAVAILABLE
+
+
+_NO_CHANGE = Rewrite()
+
+
+def _merge(first: Rewrite, then: Rewrite) -> Rewrite:
+    return Rewrite(
+        path=then.path if then.path is not None else first.path,
+        headers=first.headers + then.headers,
+        args=first.args + then.args,
+        resp_headers=first.resp_headers + then.resp_headers,
+        body=then.body if then.body is not None else first.body,
+    )

@@ -1,0 +1,105 @@
+"""Sans-IO framing of the APISIX ext-plugin protocol.
+
+Strategy: every message is ``type:u8 | length:u24 big-endian | payload``
+(reference ext-plugin-protocol.md §1). :class:`FrameReader` accumulates bytes
+exactly as they arrive (one byte or many frames at a time) and hands out whole
+frames, so no caller ever depends on how the kernel split a read; nothing here
+touches a socket. The length field caps payloads at 2**24 - 1 bytes; a reader
+may be configured with a lower cap, which is enforced from the header alone so
+an oversized frame is refused before its payload is buffered.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from runner_plugins.errors import FrameTooLarge
+
+__all__ = [
+    "HEADER_SIZE",
+    "MAX_PAYLOAD",
+    "ErrorCode",
+    "FrameReader",
+    "RpcType",
+    "encode_frame",
+    "encode_header",
+]
+
+HEADER_SIZE = 4
+MAX_PAYLOAD = (1 << 24) - 1
+
+
+class RpcType(IntEnum):
+    """Frame type byte (apisix/constants.lua)."""
+
+    ERROR = 0
+    PREPARE_CONF = 1
+    HTTP_REQ_CALL = 2
+    EXTRA_INFO = 3
+    HTTP_RESP_CALL = 4
+
+
+class ErrorCode(IntEnum):
+    """``A6.Err.Code``; only CONF_TOKEN_NOT_FOUND changes APISIX's behaviour (a retry)."""
+
+    BAD_REQUEST = 0
+    SERVICE_UNAVAILABLE = 1
+    CONF_TOKEN_NOT_FOUND = 2
+
+
+def encode_header(rpc_type: int, length: int) -> bytes:
+    """The 4-byte frame header; refuses lengths the 3-byte field cannot carry."""
+    if length > MAX_PAYLOAD:
+        raise FrameTooLarge(f"payload of {length} bytes exceeds the maximum of {MAX_PAYLOAD}")
+    return ((rpc_type << 24) | length).to_bytes(4, "big")
+
+
+def encode_frame(rpc_type: int, payload: bytes) -> bytes:
+    """One whole frame (header + payload)."""
+    return encode_header(rpc_type, len(payload)) + payload
+
+
+class FrameReader:
+    """Incremental frame parser: ``feed`` bytes, then ``next_frame`` until it returns None.
+
+    ``buffered`` tells how many bytes wait unparsed, which a server uses for
+    back-pressure while it is busy with the previous frame.
+    """
+
+    __slots__ = ("_buf", "_max_payload")
+
+    def __init__(self, max_payload: int = MAX_PAYLOAD) -> None:
+        self._buf = bytearray()
+        self._max_payload = max_payload
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def next_frame(self) -> tuple[int, bytes] | None:
+        """The next complete ``(type, payload)``, or None when more bytes are needed.
+
+        :raise FrameTooLarge: the header announces more than the configured cap.
+        """
+        buf = self._buf
+        if len(buf) < HEADER_SIZE:
+            return None
+        word = int.from_bytes(buf[:HEADER_SIZE], "big")
+        length = word & 0xFFFFFF
+        if length > self._max_payload:
+            raise FrameTooLarge(
+                f"frame announces {length} bytes, over the limit of {self._max_payload}"
+            )
+        end = HEADER_SIZE + length
+        if len(buf) < end:
+            return None
+        payload = bytes(buf[HEADER_SIZE:end])
+        del buf[:end]
+        return word >> 24, payload
+
+    def at_frame_boundary(self) -> bool:
+        """True when no partial frame is pending (EOF here is a clean close)."""
+        return not self._buf

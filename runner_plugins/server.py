@@ -1,0 +1,378 @@
+"""The asyncio Unix-socket server APISIX connects to.
+
+Strategy: one :class:`asyncio.Protocol` object per APISIX connection, no
+StreamReader: ``data_received`` feeds a sans-IO :class:`FrameReader`, which
+costs one buffer append per read instead of a coroutine wake-up per frame.
+APISIX runs one exchange at a time per connection (reference
+ext-plugin-protocol.md §6), so each connection has at most one request in
+flight; while it runs, the only frames read are ExtraInfo answers, anything
+else stays buffered (reading pauses past one maximum frame) and is handled
+afterwards. Writes honour the transport's flow control the same way. Nothing
+closes an idle connection: APISIX keeps up to 32 per worker for 180 s.
+
+PrepareConf is answered synchronously; HTTPReqCall/HTTPRespCall run as a task
+because plugins may await ExtraInfo or the network. A once-a-second sweep
+cancels requests older than ``request_timeout`` (cheaper than a timer per
+request). On stop: close the listener and remove the socket, close idle
+connections, give in-flight requests ``shutdown_grace`` to finish, abort the
+rest, then run the plugins' ``shutdown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import stat
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
+
+from runner_plugins.conf_cache import ConfCache
+from runner_plugins.config import RunnerConfig
+from runner_plugins.dispatch import Dispatcher
+from runner_plugins.errors import ConfigError, ProtocolError
+from runner_plugins.protocol import MAX_PAYLOAD, FrameReader, RpcType, encode_frame
+from runner_plugins.registry import PluginRegistry
+
+__all__ = ["RunnerServer", "prepare_socket_path", "run"]
+
+logger = logging.getLogger(__name__)
+
+_PREPARE_CONF = int(RpcType.PREPARE_CONF)
+_HTTP_REQ_CALL = int(RpcType.HTTP_REQ_CALL)
+_HTTP_RESP_CALL = int(RpcType.HTTP_RESP_CALL)
+_EXTRA_INFO = int(RpcType.EXTRA_INFO)
+# Past this much unread input while a request is in flight, stop reading.
+_READ_HIGH_WATER = MAX_PAYLOAD + 4
+_PLUGIN_HOOK_TIMEOUT = 5.0
+
+
+class _Connection(asyncio.Protocol):
+    """One APISIX connection: a sequential request/reply loop with ExtraInfo in between."""
+
+    __slots__ = (
+        "_server",
+        "_dispatcher",
+        "_transport",
+        "_reader",
+        "_task",
+        "_pending",
+        "_write_paused",
+        "_read_paused",
+        "started",
+        "_closed",
+    )
+
+    def __init__(self, server: RunnerServer) -> None:
+        self._server = server
+        self._dispatcher = server.dispatcher
+        self._transport: asyncio.Transport | None = None
+        self._reader = FrameReader()
+        self._task: asyncio.Task[bytes] | None = None
+        self._pending: asyncio.Future[bytes] | None = None
+        self._write_paused = False
+        self._read_paused = False
+        self._closed = False
+        self.started = 0.0
+
+    # ----------------------------------------------------------- transport events
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
+        if not self._server.admit(self):
+            logger.warning("connection refused: %d connections open", self._server.max_connections)
+            self._closed = True
+            self._transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._server.forget(self)
+        if self._task is not None:
+            self._task.cancel()
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        if not self._reader.at_frame_boundary() and self._task is None:
+            logger.warning("connection closed in the middle of a frame")
+        return None  # let the transport close itself
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._process()
+
+    # ------------------------------------------------------------------ frames
+
+    def _process(self) -> None:
+        reader = self._reader
+        while not self._closed:
+            if self._pending is not None:
+                if not self._deliver_extra_info():
+                    return
+                continue
+            if self._task is not None or self._write_paused:
+                if reader.buffered > _READ_HIGH_WATER and not self._read_paused:
+                    self._read_paused = True
+                    self._transport.pause_reading()  # type: ignore[union-attr]
+                return
+            try:
+                frame = reader.next_frame()
+            except ProtocolError as exc:
+                self._drop(f"bad frame: {exc}")
+                return
+            if frame is None:
+                if self._read_paused:
+                    self._read_paused = False
+                    self._transport.resume_reading()  # type: ignore[union-attr]
+                return
+            self._start(*frame)
+
+    def _deliver_extra_info(self) -> bool:
+        try:
+            frame = self._reader.next_frame()
+        except ProtocolError as exc:
+            self._drop(f"bad frame: {exc}")
+            return False
+        if frame is None:
+            return False
+        rpc_type, payload = frame
+        pending = self._pending
+        self._pending = None
+        if rpc_type != _EXTRA_INFO:
+            self._drop(f"expected an ExtraInfo answer, got frame type {rpc_type}")
+            return False
+        if pending is not None and not pending.done():
+            pending.set_result(payload)
+        return True
+
+    def _start(self, rpc_type: int, payload: bytes) -> None:
+        dispatcher = self._dispatcher
+        if rpc_type == _HTTP_REQ_CALL:
+            coro: Coroutine[Any, Any, bytes] = dispatcher.http_req_call(payload, self._exchange)
+        elif rpc_type == _PREPARE_CONF:
+            try:
+                reply = dispatcher.prepare_conf(payload)
+            except ProtocolError as exc:
+                self._drop(f"bad PrepareConf: {exc}")
+                return
+            self._transport.write(reply)  # type: ignore[union-attr]
+            return
+        elif rpc_type == _HTTP_RESP_CALL:
+            coro = dispatcher.http_resp_call(payload, self._exchange)
+        else:
+            self._transport.write(dispatcher.unknown_type(rpc_type))  # type: ignore[union-attr]
+            return
+        self.started = self._server.loop.time()
+        task = self._server.loop.create_task(coro)
+        self._task = task
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[bytes]) -> None:
+        self._task = None
+        self._pending = None
+        if self._closed:
+            return
+        if task.cancelled():
+            logger.warning(
+                "request cancelled after %.1f s", self._server.loop.time() - self.started
+            )
+            reply = self._dispatcher.unavailable()
+        else:
+            exc = task.exception()
+            if isinstance(exc, ProtocolError):
+                self._drop(f"undecodable request: {exc}")
+                return
+            if exc is not None:
+                logger.error("request failed", exc_info=exc)
+                reply = self._dispatcher.unavailable()
+            else:
+                reply = task.result()
+        self._transport.write(reply)  # type: ignore[union-attr]
+        if self._server.stopping:
+            self.close()
+            return
+        self._process()
+
+    def _exchange(self, payload: bytes) -> asyncio.Future[bytes]:
+        """Send an ExtraInfo.Req; the future resolves with APISIX's ExtraInfo.Resp payload."""
+        future: asyncio.Future[bytes] = self._server.loop.create_future()
+        if self._closed:
+            future.set_exception(ConnectionResetError("APISIX closed the connection"))
+            return future
+        self._pending = future
+        self._transport.write(encode_frame(_EXTRA_INFO, payload))  # type: ignore[union-attr]
+        return future
+
+    # ------------------------------------------------------------------ closing
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None
+
+    def cancel_if_older(self, deadline: float) -> None:
+        if self._task is not None and self.started < deadline:
+            self._task.cancel()
+
+    def _drop(self, why: str) -> None:
+        logger.warning("closing connection: %s", why)
+        self.abort()
+
+    def close(self) -> None:
+        if not self._closed and self._transport is not None:
+            self._closed = True
+            self._transport.close()
+
+    def abort(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+        if self._transport is not None:
+            self._transport.abort()
+
+
+class RunnerServer:
+    """Owns the listening socket, the live connections and the plugin lifecycle."""
+
+    def __init__(
+        self, config: RunnerConfig, registry: PluginRegistry, cache: ConfCache | None = None
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.dispatcher = Dispatcher(
+            registry, cache or ConfCache(config.conf_ttl, config.max_conf_entries)
+        )
+        self.max_connections = config.max_connections
+        self.stopping = False
+        self._connections: set[_Connection] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None
+        return self._loop
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def admit(self, connection: _Connection) -> bool:
+        if self.stopping or len(self._connections) >= self.max_connections:
+            return False
+        self._connections.add(connection)
+        return True
+
+    def forget(self, connection: _Connection) -> None:
+        self._connections.discard(connection)
+
+    async def start(self) -> None:
+        """Start the plugins, then listen; raises if the socket cannot be taken."""
+        self._loop = asyncio.get_running_loop()
+        for plugin in self.registry:
+            await asyncio.wait_for(plugin.startup(), _PLUGIN_HOOK_TIMEOUT)
+        path = self.config.socket_path
+        prepare_socket_path(path)
+        self._server = await self._loop.create_unix_server(
+            lambda: _Connection(self), path, backlog=4096
+        )
+        os.chmod(path, self.config.socket_mode)
+        self._sweeper = self._loop.create_task(self._sweep())
+        logger.info("listening on unix:%s with plugins %s", path, self.registry.names())
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            deadline = self.loop.time() - self.config.request_timeout
+            for connection in list(self._connections):
+                connection.cancel_if_older(deadline)
+
+    async def shutdown(self) -> None:
+        """Stop accepting, drain in-flight requests within the grace period, stop plugins."""
+        self.stopping = True
+        if self._loop is None:
+            return
+        if self._server is not None:
+            self._server.close()
+            # Only a socket we bound is ours to remove.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.config.socket_path)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for connection in list(self._connections):
+            if not connection.busy:
+                connection.close()
+        deadline = self.loop.time() + self.config.shutdown_grace
+        while any(c.busy for c in self._connections) and self.loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        for connection in list(self._connections):
+            connection.abort()
+        for plugin in self.registry:
+            try:
+                await asyncio.wait_for(plugin.shutdown(), 0.2)
+            except Exception:
+                logger.exception("plugin %r failed to shut down", plugin.name)
+        logger.info("stopped")
+
+
+def prepare_socket_path(path: str) -> None:
+    """Remove a stale socket file; refuse a live socket or a non-socket file.
+
+    :raise ConfigError: another process serves on ``path`` or it is not a socket.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"{path} exists and is not a socket; refusing to remove it")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(0.5)
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody answers: left behind by a runner that died
+        logger.info("removed stale socket %s", path)
+        return
+    finally:
+        probe.close()
+    raise ConfigError(f"another process is already serving on {path}")
+
+
+async def run(
+    config: RunnerConfig,
+    registry: PluginRegistry,
+    ready: Callable[[RunnerServer], Any] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully."""
+    server = RunnerServer(config, registry)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server.request_stop)
+    try:
+        await server.start()
+        if ready is not None:
+            ready(server)
+        await server.wait_stopped()
+    finally:
+        await server.shutdown()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
