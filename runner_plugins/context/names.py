@@ -2,11 +2,12 @@
 
 Strategy: normalise both sides the same way (Unicode NFKD, drop combining marks, map the few
 letters that have no decomposition such as Ł and Ø, casefold, collapse whitespace) so
-"jose garcia" equals "José García" and "lukasz" equals "Łukasz" - the same folding the backend's
-search applies, so a name the backend found by search also matches here. The backend's ``speakername``
-filter already narrowed the candidates; this module only decides between "this one", "ask the
-user which one" and "nobody". A single candidate is taken even without an exact match: the
-search was unambiguous, and answering with one candidate would only cost the model a round trip.
+"jose garcia" equals "José García" and "lukasz" equals "Łukasz" - the same folding the
+backend's search applies, so a name the backend found also matches here. The backend's
+``speakername`` filter already narrowed the candidates; this module only decides between
+"this one", "ask the user which one" and "nobody". A single candidate is taken even without
+an exact match: the search was unambiguous, and answering with a one-entry candidates list
+would only cost the model a round trip.
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ async def test_breaker_opens_fast_503_then_half_opens_and_recovers(
 ) -> None:
     conf = conf_for(fake.url, breaker_failures=5, breaker_reset_s=10, cache_ttl_s=0)
     fake.fault.update({"speaker": "500", "sessions": "500", "topics": "500"})
-    statuses = []
+    statuses: list[int] = []
     while not statuses or statuses[-1] != 503:
         statuses.append((await ask(plugin, conf, "/speaker/1/context")).status)
         assert len(statuses) <= 6, "5 consecutive failures must open the breaker"
