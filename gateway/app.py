@@ -1,0 +1,164 @@
+"""The local gateway's HTTP server: aiohttp's low-level server around the plugin pipeline.
+
+Strategy: aiohttp parses HTTP (its parser limits are set well above ours, so oversize requests
+reach our own checks and get JSON 414/431/413 answers instead of the parser's text errors); one
+handler routes, builds the :class:`RequestContext` and hands it to :mod:`gateway.pipeline`.
+The handler is the single place that turns an unexpected exception into a JSON 500, so the
+gateway never answers with HTML or a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+from multidict import CIMultiDict, MultiDict
+
+from gateway.config import GatewayConfig
+from gateway.context import RequestContext, Runner, Services
+from gateway.errors import EXIT_CONTENT_TYPE, Exit, json_exit, status_exit
+from gateway.external import next_request_id
+from gateway.pipeline import Response, process
+from gateway.router import Router
+from gateway.upstream import build_clients
+
+logger = logging.getLogger(__name__)
+
+SERVER_HEADER = "APISIX-local-standin"
+STANDIN_NOTICE = (
+    "This is the local DEVELOPMENT stand-in for Apache APISIX (gateway/), not the production "
+    "path: deploy real APISIX with the same apisix/apisix.yaml (docker-compose.yml)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Client-side bounds; nginx-like defaults, every one answered with JSON when exceeded."""
+
+    max_uri_bytes: int = 8192
+    max_header_bytes: int = 32768
+    max_body_bytes: int = 1024 * 1024
+    client_body_timeout: float = 60.0
+    keepalive_timeout: float = 75.0
+
+
+class Gateway:
+    """Routes, plugins and upstream clients built from one configuration."""
+
+    def __init__(
+        self, config: GatewayConfig, runner: Runner | None, limits: Limits | None = None
+    ) -> None:
+        self.config = config
+        self.limits = limits or Limits()
+        self.router = Router(config.routes)
+        self.clients = build_clients(config.upstreams)
+        self.services = Services(
+            consumers=config.consumers,
+            limiter=FixedWindowRateLimiter(MemoryStorage()),
+            runner=runner,
+        )
+        self._runner: web.ServerRunner | None = None
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            status, headers, body = await self._answer(request)
+        except Exception:
+            # The one broad handler: a bug must still give a JSON answer, never a trace.
+            logger.exception("unexpected error on %s %s", request.method, request.path)
+            status, headers, body = _from_exit(status_exit(500))
+        headers.popall("Content-Length", None)
+        headers["Server"] = SERVER_HEADER
+        return web.Response(status=status, headers=headers, body=body)
+
+    async def _answer(self, request: web.BaseRequest) -> Response:
+        limits = self.limits
+        if len(request.raw_path) > limits.max_uri_bytes:
+            return _from_exit(status_exit(414))
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
+        if header_bytes > limits.max_header_bytes:
+            return _from_exit(status_exit(431))
+        match = self.router.match(request.method, request.path)
+        if match is None:
+            return _from_exit(json_exit(404, {"error_msg": "404 Route Not Found"}))
+        if request.content_length is not None and request.content_length > limits.max_body_bytes:
+            return _from_exit(status_exit(413))
+        try:
+            async with asyncio.timeout(limits.client_body_timeout):
+                body = await _read_body(request, limits.max_body_bytes)
+        except TimeoutError:
+            return _from_exit(status_exit(408))
+        if body is None:
+            return _from_exit(status_exit(413))
+        route = match.route
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        ctx = RequestContext(
+            method=request.method,
+            path=request.path,
+            raw_path=request.raw_path.split("?", 1)[0],
+            args=MultiDict(request.query),
+            headers=CIMultiDict(request.headers),
+            src_ip=request.remote or "127.0.0.1",
+            server_port=sockname[1] if sockname else 0,
+            body=body,
+            route=route,
+            services=self.services,
+            runner_request_id=next_request_id(),
+        )
+        upstream = self.clients.get(route.upstream_id) if route.upstream_id else None
+        return await process(ctx, upstream, request.query_string)
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port`` (port 0 picks one); returns the bound port."""
+        server = web.Server(
+            self.handle,
+            max_line_size=4 * self.limits.max_uri_bytes,
+            max_field_size=4 * self.limits.max_header_bytes,
+            max_headers=256,
+            keepalive_timeout=self.limits.keepalive_timeout,
+            auto_decompress=False,
+            access_log=None,
+        )
+        self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = port
+        for sock in self._runner.addresses:
+            bound = sock[1]
+        logger.warning(STANDIN_NOTICE)
+        logger.info("local gateway listening on http://%s:%d", host, bound)
+        return bound
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for client in self.clients.values():
+            await client.close()
+        if self.services.runner is not None:
+            await self.services.runner.close()
+
+
+async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
+    if not request.body_exists:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _plain(status: int, body: bytes) -> Response:
+    return status, CIMultiDict({"Content-Type": EXIT_CONTENT_TYPE}), body
+
+
+def _from_exit(result: Exit) -> Response:
+    return _plain(result.status, result.body)

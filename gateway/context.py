@@ -1,0 +1,120 @@
+"""The per-request state plugins read and change, and the services they share.
+
+Strategy: one mutable :class:`RequestContext` per request plays the part of APISIX's ``api_ctx``
+plus ``ngx.var``: plugins edit the headers and query that go upstream and queue the headers that
+go back to the client, and the pipeline applies them. Everything long-lived (the runner client,
+the rate-limit counters, the consumers) sits in :class:`Services`, built once at startup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from limits.aio.strategies import FixedWindowRateLimiter
+from multidict import CIMultiDict, MultiDict
+
+from runner_plugins.client import ExtraInfoHandler
+from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
+
+if TYPE_CHECKING:
+    from gateway.config import Consumer, Route
+    from gateway.plugins import GatewayPlugin
+
+
+class Runner(Protocol):
+    """What the gateway needs from ``runner_plugins.client.RunnerClient``."""
+
+    async def http_req_call(
+        self,
+        conf: Sequence[tuple[str, str]],
+        key: str,
+        *,
+        method: str,
+        path: str,
+        args: Sequence[Entry] = (),
+        headers: Sequence[Entry] = (),
+        src_ip: str = "127.0.0.1",
+        request_id: int = 0,
+        extra_info: ExtraInfoHandler | None = None,
+    ) -> Stop | Rewrite | None: ...
+
+    async def http_resp_call(
+        self,
+        conf: Sequence[tuple[str, str]],
+        key: str,
+        *,
+        status: int,
+        headers: Sequence[Entry] = (),
+        request_id: int = 0,
+        extra_info: ExtraInfoHandler | None = None,
+    ) -> ResponseChange | None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Services:
+    """Shared, long-lived collaborators of the plugins."""
+
+    consumers: Sequence[Consumer]
+    limiter: FixedWindowRateLimiter
+    runner: Runner | None
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """One request on its way through the phases."""
+
+    method: str
+    #: The normalised, percent-decoded path (APISIX ``var.uri``) the router matched.
+    path: str
+    #: The path as the client sent it (still encoded), without the query.
+    raw_path: str
+    args: MultiDict[str]
+    #: The request headers that will go upstream (plugins edit them).
+    headers: CIMultiDict[str]
+    src_ip: str
+    server_port: int
+    body: bytes
+    route: Route
+    services: Services
+    #: The runner's numeric request id (APISIX: worker id << 22 + counter).
+    runner_request_id: int = 0
+    consumer: Consumer | None = None
+    #: Name -> plugin, route plugins merged with the consumer's once one is identified.
+    plugins: dict[str, GatewayPlugin] = field(default_factory=dict)
+    #: Set by proxy-rewrite ``uri`` or a runner Rewrite path (encoded, without query).
+    upstream_path: str | None = None
+    args_changed: bool = False
+    #: Set by proxy-rewrite ``method``.
+    upstream_method: str | None = None
+    #: Overrides the Host sent upstream (proxy-rewrite ``host``, runner Rewrite ``host``).
+    upstream_host: str | None = None
+    #: Headers queued for the client response (set first, add repeats), e.g. X-RateLimit-*.
+    resp_headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Free-form values plugins hand to their header filters (APISIX keeps them in ``ctx``).
+    vars: dict[str, str] = field(default_factory=dict)
+
+    def variable(self, name: str) -> str | None:
+        """An nginx/APISIX variable as the runner's ExtraInfo may ask for it."""
+        if name.startswith("http_"):
+            return self.headers.get(name[5:].replace("_", "-"))
+        if name.startswith("arg_"):
+            return self.args.get(name[4:])
+        known = {
+            "uri": self.path,
+            "request_uri": self.raw_path,
+            "request_method": self.method,
+            "method": self.method,
+            "remote_addr": self.src_ip,
+            "server_port": str(self.server_port),
+            "scheme": "http",
+            "host": (self.headers.get("Host") or "").split(":")[0],
+            "route_id": self.route.id,
+            "consumer_name": self.consumer.username if self.consumer else None,
+        }
+        if name in known:
+            return known[name]
+        return self.vars.get(name)

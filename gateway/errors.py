@@ -1,0 +1,50 @@
+"""Errors of the local gateway and the exits it answers by itself.
+
+Strategy: APISIX answers with a handful of fixed JSON shapes (``{"error_msg": ...}`` for the router
+and rate limits, ``{"message": ...}`` for auth plugins) and sends them as ``text/plain`` because
+``core.response.exit`` never sets a content type. We reproduce that byte for byte so that a client
+built against the stand-in behaves identically against the real gateway. Where real APISIX falls
+back to an nginx HTML page (bare status codes: 413, 431, 502, 503, 504), the stand-in answers
+``{"error_msg": "<code> <reason>"}`` instead: the project rule is JSON errors everywhere, and the
+documentation lists this as the one deliberate difference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+#: nginx's default type plus APISIX's ``charset utf-8`` directive.
+EXIT_CONTENT_TYPE = "text/plain; charset=utf-8"
+
+
+class GatewayError(Exception):
+    """Base class of the local gateway's own errors."""
+
+
+class ConfigError(GatewayError):
+    """The configuration uses something the stand-in does not implement, or is invalid."""
+
+
+@dataclass(slots=True)
+class Exit:
+    """A response the gateway answers without (or instead of) the upstream."""
+
+    status: int
+    body: bytes = b""
+    #: Headers in order; a repeated name adds a value (APISIX: set first, add the rest).
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def json_exit(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> Exit:
+    """An exit whose body is APISIX's compact JSON encoding of ``doc``."""
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return Exit(status, body, list(headers or ()))
+
+
+def status_exit(status: int) -> Exit:
+    """The JSON the stand-in answers where nginx would send its HTML status page."""
+    phrase = HTTPStatus(status).phrase
+    return json_exit(status, {"error_msg": f"{status} {phrase}"})

@@ -1,0 +1,132 @@
+"""Run a matched request through the plugin phases in APISIX's order, then proxy it.
+
+Strategy: APISIX runs the route's rewrite-phase plugins by descending priority; once an auth
+plugin has identified a consumer, the consumer's plugins are merged into the route's (the
+consumer's conf wins on a name clash) and the rewrite phase of the newly added ones runs; then
+the access phase runs over the merged set by priority; then the upstream (or, with
+ext-plugin-post-resp, the upstream followed by the runner). The first plugin that returns an
+exit ends the request; exits >= 400 get the plugin's ``_meta.error_response`` body. Every
+response, exit or upstream, then goes through each plugin's header filter (CORS, request id).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from multidict import CIMultiDict
+
+from gateway.context import RequestContext
+from gateway.errors import EXIT_CONTENT_TYPE, Exit, status_exit
+from gateway.external import call_response
+from gateway.plugins import ExtPluginPostResp, GatewayPlugin, error_response_body
+from gateway.upstream import UpstreamClient, UpstreamError
+
+logger = logging.getLogger(__name__)
+
+Response = tuple[int, CIMultiDict[str], bytes]
+
+
+def _by_priority(plugins: dict[str, GatewayPlugin], phase: str) -> list[GatewayPlugin]:
+    chosen = [p for p in plugins.values() if p.phase == phase]
+    return sorted(chosen, key=lambda p: -p.priority)
+
+
+async def _run_phase(ctx: RequestContext, plugins: list[GatewayPlugin]) -> Response | None:
+    for plugin in plugins:
+        result = await plugin.run(ctx)
+        if result is not None:
+            return _exit_response(plugin, result)
+    return None
+
+
+def _exit_response(plugin: GatewayPlugin | None, result: Exit) -> Response:
+    body = result.body
+    if result.status >= 400:
+        logger.warning(
+            "%s exits with http status code %d",
+            plugin.name if plugin else "gateway",
+            result.status,
+        )
+        replacement = error_response_body(plugin) if plugin is not None else None
+        if replacement is not None:
+            body = replacement
+    headers: CIMultiDict[str] = CIMultiDict()
+    _set_then_add(headers, result.headers)
+    if body and "Content-Type" not in headers:
+        headers["Content-Type"] = EXIT_CONTENT_TYPE
+    return result.status, headers, body
+
+
+def _set_then_add(headers: CIMultiDict[str], entries: list[tuple[str, str]]) -> None:
+    seen: set[str] = set()
+    for name, value in entries:
+        key = name.lower()
+        if key in seen:
+            headers.add(name, value)
+        else:
+            headers[name] = value
+            seen.add(key)
+
+
+async def process(
+    ctx: RequestContext, upstream: UpstreamClient | None, query_string: str
+) -> Response:
+    """Answer one routed request: phases, upstream, then header filters."""
+    ctx.plugins = dict(ctx.route.plugins)
+    response = await _phases(ctx)
+    if response is None:
+        response = await _proxy(ctx, upstream, query_string)
+    status, headers, body = response
+    _set_then_add(headers, ctx.resp_headers)
+    for plugin in sorted(ctx.plugins.values(), key=lambda p: -p.priority):
+        plugin.header_filter(ctx, headers)
+    return status, headers, body
+
+
+async def _phases(ctx: RequestContext) -> Response | None:
+    done = await _run_phase(ctx, _by_priority(ctx.plugins, "rewrite"))
+    if done is not None:
+        return done
+    if ctx.consumer is not None:
+        added: dict[str, GatewayPlugin] = {}
+        for name, plugin in ctx.consumer.plugins.items():
+            if plugin.phase == "credential":
+                continue
+            added[name] = plugin
+            ctx.plugins[name] = plugin
+        done = await _run_phase(ctx, _by_priority(added, "rewrite"))
+        if done is not None:
+            return done
+    return await _run_phase(ctx, _by_priority(ctx.plugins, "access"))
+
+
+async def _proxy(
+    ctx: RequestContext, upstream: UpstreamClient | None, query_string: str
+) -> Response:
+    if upstream is None:
+        # No upstream and no plugin answered (e.g. a degraded runner): nothing can serve it.
+        return _exit_response(None, status_exit(502))
+    path = ctx.upstream_path if ctx.upstream_path is not None else ctx.raw_path
+    query = urlencode(list(ctx.args.items())) if ctx.args_changed else query_string
+    target = f"{path}?{query}" if query else path
+    headers = CIMultiDict(ctx.headers)
+    forwarded = headers.get("X-Forwarded-For")
+    headers["X-Real-IP"] = ctx.src_ip
+    headers["X-Forwarded-For"] = f"{forwarded}, {ctx.src_ip}" if forwarded else ctx.src_ip
+    headers["X-Forwarded-Proto"] = "http"
+    headers["X-Forwarded-Host"] = (ctx.headers.get("Host") or "").split(":")[0]
+    headers["X-Forwarded-Port"] = str(ctx.server_port)
+    try:
+        status, resp_headers, body = await upstream.send(
+            ctx.upstream_method or ctx.method, target, headers, ctx.body, ctx.upstream_host
+        )
+    except UpstreamError as exc:
+        return _exit_response(None, status_exit(exc.status))
+    post_resp = ctx.plugins.get("ext-plugin-post-resp")
+    if isinstance(post_resp, ExtPluginPostResp):
+        result = await call_response(post_resp, ctx, status, resp_headers, body)
+        if isinstance(result, Exit):
+            return _exit_response(post_resp, result)
+        return result
+    return status, resp_headers, body

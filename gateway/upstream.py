@@ -1,0 +1,159 @@
+"""Proxying to an upstream: one pooled aiohttp client per upstream, APISIX's forwarding headers.
+
+Strategy: an upstream's ``keepalive_pool`` becomes the connector's limits (``size`` idle-capable
+connections, ``idle_timeout``), its ``timeout`` the client's connect/read timeouts plus one outer
+deadline covering connect + send + read. Connection failures map to 502 and timeouts to 504,
+like nginx's ``proxy_pass``. Bodies are passed through untouched (no transparent
+decompression) and read with a size cap, so a runaway upstream cannot exhaust memory.
+``keepalive_pool.requests`` (reuse count per connection) has no aiohttp equivalent: it is
+accepted and logged at startup as not enforced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from functools import reduce
+
+import aiohttp
+from multidict import CIMultiDict
+
+from gateway.config import Node, Upstream
+
+logger = logging.getLogger(__name__)
+
+MAX_UPSTREAM_BODY = 16 * 1024 * 1024
+
+#: Hop-by-hop headers (RFC 9110 7.6.1) plus those the proxy itself recomputes.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached or answered badly; ``status`` is 502 or 504."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _weighted(nodes: tuple[Node, ...]) -> Iterator[Node]:
+    divisor = reduce(math.gcd, (n.weight for n in nodes if n.weight > 0))
+    expanded = [n for n in nodes for _ in range(n.weight // divisor)]
+    return itertools.cycle(expanded)
+
+
+class UpstreamClient:
+    """Sends requests to one upstream's nodes, round robin by weight."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+        self._nodes = _weighted(upstream.nodes)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            up = self.upstream
+            connector = aiohttp.TCPConnector(
+                limit=0,  # nginx does not cap upstream connections either
+                limit_per_host=0,
+                keepalive_timeout=up.keepalive_idle_timeout,
+                force_close=False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=up.connect_timeout, sock_read=up.read_timeout
+                ),
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def host_header(self, node: Node, client_host: str | None) -> str | None:
+        up = self.upstream
+        if up.pass_host == "node":
+            return node.host if node.port in (80, 443) else f"{node.host}:{node.port}"
+        if up.pass_host == "rewrite":
+            return up.upstream_host
+        return client_host
+
+    async def send(
+        self,
+        method: str,
+        target: str,
+        headers: CIMultiDict[str],
+        body: bytes,
+        host_override: str | None,
+    ) -> tuple[int, CIMultiDict[str], bytes]:
+        """Send one request; ``target`` is the encoded path plus query."""
+        up = self.upstream
+        node = next(self._nodes)
+        out = CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in HOP_BY_HOP)
+        host = host_override or self.host_header(node, headers.get("Host"))
+        if host is not None:
+            out["Host"] = host
+        url = f"{up.scheme}://{_netloc(node)}{target}"
+        deadline = up.connect_timeout + up.send_timeout + up.read_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                async with self._client().request(
+                    method,
+                    url,
+                    headers=out,
+                    data=body if body else None,
+                    allow_redirects=False,
+                ) as response:
+                    payload = await response.content.read(MAX_UPSTREAM_BODY + 1)
+                    if len(payload) > MAX_UPSTREAM_BODY:
+                        raise UpstreamError(502, "upstream response body too large")
+                    status = response.status
+                    resp_headers = CIMultiDict(
+                        (k, v)
+                        for k, v in response.headers.items()
+                        if k.lower() not in HOP_BY_HOP and k.lower() not in ("server", "date")
+                    )
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            logger.error("upstream timed out while reading response header from %s", url)
+            raise UpstreamError(504, "upstream timed out") from exc
+        except aiohttp.ClientError as exc:
+            logger.error("upstream %s failed: %s", url, exc)
+            raise UpstreamError(502, str(exc) or type(exc).__name__) from exc
+        return status, resp_headers, payload
+
+
+def _netloc(node: Node) -> str:
+    return f"[{node.host}]:{node.port}" if ":" in node.host else f"{node.host}:{node.port}"
+
+
+def build_clients(upstreams: Mapping[str, Upstream]) -> dict[str, UpstreamClient]:
+    clients = {}
+    for upstream_id, upstream in upstreams.items():
+        logger.warning(
+            "upstream %r: keepalive_pool.requests=%d is accepted but not enforced by the local "
+            "gateway",
+            upstream_id,
+            upstream.keepalive_requests,
+        )
+        clients[upstream_id] = UpstreamClient(upstream)
+    return clients

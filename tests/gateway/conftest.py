@@ -1,0 +1,202 @@
+"""Fixtures for the local gateway's component tests.
+
+The gateway is the real one, on a real loopback port, reading the real ``apisix/apisix.yaml``
+(or a small YAML written by a test). Its upstream is an echo server: like the echo upstream
+APISIX's behaviour was observed with (reference apisix-behaviour.md), it shows exactly what the
+gateway forwarded. The runner, when a test needs one, is the real runner process on a real Unix
+socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from gateway.app import Gateway, Limits
+from gateway.config import parse
+from runner_plugins.client import RunnerClient
+
+REPO = Path(__file__).resolve().parents[2]
+APISIX_YAML = REPO / "apisix" / "apisix.yaml"
+
+
+@dataclass
+class Echo:
+    """What the echo upstream received, newest last."""
+
+    port: int
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.seen[-1]
+
+
+async def _echo_handler(echo: Echo, request: web.BaseRequest) -> web.StreamResponse:
+    body = await request.read()
+    record = {
+        "method": request.method,
+        "path_qs": request.raw_path,
+        "headers": [[k, v] for k, v in request.headers.items()],
+        "body": body.decode("utf-8", "replace"),
+    }
+    echo.seen.append(record)
+    if request.path.startswith("/slow"):
+        await asyncio.sleep(float(request.query.get("s", "5")))
+    status = int(request.query.get("status", "200"))
+    headers = {"X-Upstream": "echo"}
+    if "request_id_from_upstream" in request.query:
+        headers["X-Request-Id"] = "from-upstream"
+    return web.json_response(record, status=status, headers=headers)
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[Echo]:
+    state = Echo(port=0)
+    server = web.Server(lambda request: _echo_handler(state, request))
+    runner = web.ServerRunner(server)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.port = runner.addresses[0][1]
+    yield state
+    await runner.cleanup()
+
+
+@pytest.fixture
+def keys() -> dict[str, str]:
+    """Fresh secrets per test: no secret literal lives in the repository."""
+    return {
+        "CHATGPT_API_KEY": secrets.token_urlsafe(24),
+        "READONLY_API_KEY": secrets.token_urlsafe(24),
+        "CONFERENCE_SHARED_SECRET": secrets.token_urlsafe(24),
+    }
+
+
+def header(record: Mapping[str, Any], name: str) -> list[str]:
+    """All values of a header the echo upstream received."""
+    return [v for k, v in record["headers"] if k.lower() == name.lower()]
+
+
+@dataclass
+class Running:
+    gateway: Gateway
+    client: httpx.AsyncClient
+    url: str
+
+
+GatewayFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_gateway() -> AsyncIterator[GatewayFactory]:
+    """Start gateways from YAML text; all are closed at teardown."""
+    started: list[Running] = []
+
+    async def _start(
+        text: str,
+        env: Mapping[str, str],
+        *,
+        runner_socket: str | None = None,
+        limits: Limits | None = None,
+    ) -> Running:
+        config = parse(text, env)
+        runner = RunnerClient(runner_socket) if runner_socket else None
+        gateway = Gateway(config, runner, limits)
+        port = await gateway.start("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{port}"
+        running = Running(gateway, httpx.AsyncClient(base_url=url, timeout=30), url)
+        started.append(running)
+        return running
+
+    yield _start
+    for running in started:
+        await running.client.aclose()
+        await running.gateway.close()
+
+
+@pytest.fixture
+async def project_gateway(
+    start_gateway: GatewayFactory, echo: Echo, keys: dict[str, str]
+) -> Running:
+    """The project's apisix.yaml with the echo server as backend; its runner socket is missing."""
+    env = {**keys, "CONFERENCE_BACKEND_ADDR": echo.address, "READONLY_RATE_LIMIT": "3"}
+    missing = os.path.join(tempfile.mkdtemp(prefix="gw-", dir="/tmp"), "absent.sock")
+    running: Running = await start_gateway(APISIX_YAML.read_text(), env, runner_socket=missing)
+    return running
+
+
+@pytest.fixture(scope="session")
+def runner_socket() -> Iterator[str]:
+    """The real runner, as a process, with the project plugins and the test probes."""
+    directory = tempfile.mkdtemp(prefix="gw-", dir="/tmp")
+    path = os.path.join(directory, "runner.sock")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runner_plugins",
+            "--listen",
+            path,
+            "--plugin",
+            "runner_plugins.context",
+            "--plugin",
+            "tests.gateway.probe_plugins",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for_socket(path, process)
+        yield path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _wait_for_socket(path: str, process: subprocess.Popen[bytes]) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            err = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"runner exited with {process.returncode}: {err}")
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.connect(path)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("runner socket never became ready")
+
+
+def body_json(response: httpx.Response) -> Any:
+    return json.loads(response.content)

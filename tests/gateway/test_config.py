@@ -1,0 +1,151 @@
+"""apisix.yaml loading: APISIX's ${{VAR}} substitution and loud failure on anything unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import parse, substitute
+from gateway.errors import ConfigError
+from gateway.plugins import LimitCount
+from tests.gateway.conftest import APISIX_YAML
+
+MINIMAL = """
+upstreams:
+  - id: up
+    nodes:
+      "127.0.0.1:1": 1
+routes:
+  - id: r1
+    uri: /x
+    upstream_id: up
+    plugins:
+{plugins}
+#END
+"""
+
+
+def _minimal(plugins: str) -> str:
+    return MINIMAL.format(plugins=plugins)
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        pytest.param("a: ${{X}}", {"X": "1"}, "a: 1", id="set"),
+        pytest.param("a: ${{X:=7}}", {}, "a: 7", id="default"),
+        pytest.param("a: ${{X:=7}}", {"X": "3"}, "a: 3", id="env-beats-default"),
+        pytest.param("a: ${{ X }}", {"X": "s"}, "a: s", id="spaces"),
+        pytest.param("# ${{X:=c}}\na: 1", {}, "# c\na: 1", id="comments-too"),
+        pytest.param("a: ${{X:=}}", {}, "a: ", id="empty-default"),
+    ],
+)
+def test_substitution_follows_apisix(text: str, env: dict[str, str], expected: str) -> None:
+    assert substitute(text, env) == expected
+
+
+def test_unset_variable_without_default_is_a_startup_error() -> None:
+    with pytest.raises(ConfigError, match="can't find environment variable SOME_VAR"):
+        substitute("a: 1 # ${{SOME_VAR}}", {})
+
+
+def test_the_project_file_loads(keys: dict[str, str]) -> None:
+    config = parse(APISIX_YAML.read_text(), keys)
+    ids = {route.id for route in config.routes}
+    assert {"speaker-context", "conference-read", "session-feedback"} <= ids
+    assert {c.username for c in config.consumers} == {"chatgpt", "readonly"}
+    # The quota comes from the environment and is typed as YAML after substitution.
+    chatgpt = next(c for c in config.consumers if c.username == "chatgpt")
+    quota = chatgpt.plugins["limit-count"]
+    assert isinstance(quota, LimitCount)
+    assert quota.conf["count"] == 600
+
+
+def test_the_project_file_needs_the_secrets() -> None:
+    with pytest.raises(ConfigError, match="environment variable"):
+        parse(APISIX_YAML.read_text(), {})
+
+
+@pytest.mark.parametrize(
+    ("plugins", "message"),
+    [
+        pytest.param(
+            "      ip-restriction: {}",
+            "plugin 'ip-restriction' is not implemented",
+            id="unknown-plugin",
+        ),
+        pytest.param(
+            "      cors:\n        allow_origins_by_regex: ['x']",
+            "plugin 'cors' field \\(conf\\).*allow_origins_by_regex",
+            id="unknown-field",
+        ),
+        pytest.param(
+            "      request-id:\n        algorithm: ksuid",
+            "plugin 'request-id' field algorithm: 'ksuid'",
+            id="unimplemented-value",
+        ),
+        pytest.param(
+            "      limit-count:\n        count: 1\n        time_window: 1\n        policy: redis",
+            "plugin 'limit-count' field policy: 'redis'",
+            id="redis-policy",
+        ),
+        pytest.param(
+            "      proxy-rewrite:\n        headers:\n          set:\n            X-A: $remote_addr",
+            "plugin 'proxy-rewrite' field headers",
+            id="nginx-variable",
+        ),
+        pytest.param(
+            "      key-auth:\n        _meta:\n          priority: 1",
+            "_meta.*only 'error_response'",
+            id="meta-field",
+        ),
+        pytest.param(
+            "      limit-count:\n        count: 0\n        time_window: 1",
+            "plugin 'limit-count' field count",
+            id="bad-count",
+        ),
+    ],
+)
+def test_anything_not_implemented_fails_loudly(plugins: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse(_minimal(plugins), {})
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param(
+            "    uri: /x\n",
+            "    uri: /x\n    hosts: [a.example]\n",
+            "route 'r1': field 'hosts'",
+            id="route-field",
+        ),
+        pytest.param(
+            "    nodes:\n",
+            "    type: chash\n    nodes:\n",
+            "field 'type' value 'chash'",
+            id="upstream-type",
+        ),
+        pytest.param(
+            "upstream_id: up",
+            "upstream_id: nope",
+            "upstream_id 'nope' is not defined",
+            id="dangling-upstream",
+        ),
+        pytest.param("#END", "", "#END", id="end-marker"),
+        pytest.param("uri: /x", "uri: /x/*/y", "only implemented at the end", id="inner-star"),
+    ],
+)
+def test_route_and_upstream_errors_name_the_culprit(old: str, new: str, message: str) -> None:
+    text = _minimal("      request-id: {}").replace(old, new)
+    with pytest.raises(ConfigError, match=message):
+        from gateway.router import Router
+
+        Router(parse(text, {}).routes)
+
+
+def test_consumer_plugins_are_restricted() -> None:
+    text = _minimal("      request-id: {}").replace(
+        "routes:", "consumers:\n  - username: c\n    plugins:\n      cors: {}\nroutes:"
+    )
+    with pytest.raises(ConfigError, match="consumer 'c': plugin 'cors' is not implemented"):
+        parse(text, {})
