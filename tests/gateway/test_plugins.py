@@ -13,8 +13,6 @@ import pytest
 
 from tests.gateway.conftest import Echo, Running, body_json, header
 
-pytestmark = pytest.mark.asyncio
-
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 

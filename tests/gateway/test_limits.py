@@ -1,0 +1,70 @@
+"""Faults and bounds: unreachable/slow upstream, oversize requests — always JSON, then still up."""
+
+from __future__ import annotations
+
+import socket
+
+from gateway.app import Limits
+from tests.gateway.conftest import Echo, body_json
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _yaml(address: str, read_timeout: float = 10) -> str:
+    return f"""
+upstreams:
+  - id: up
+    nodes: {{"{address}": 1}}
+    timeout: {{connect: 1, send: 1, read: {read_timeout}}}
+routes:
+  - {{id: r, uri: "/*", upstream_id: up}}
+#END
+"""
+
+
+async def test_unreachable_upstream_is_502_json(start_gateway) -> None:
+    running = await start_gateway(_yaml(f"127.0.0.1:{_closed_port()}"), {})
+    response = await running.client.get("/x")
+    assert (response.status_code, body_json(response)) == (502, {"error_msg": "502 Bad Gateway"})
+
+
+async def test_slow_upstream_is_504_json_then_recovers(start_gateway, echo: Echo) -> None:
+    running = await start_gateway(_yaml(echo.address, read_timeout=0.2), {})
+    slow = await running.client.get("/slow?s=1")
+    assert (slow.status_code, body_json(slow)) == (504, {"error_msg": "504 Gateway Timeout"})
+    fast = await running.client.get("/fast")
+    assert fast.status_code == 200
+
+
+async def test_oversize_requests_get_json_and_the_gateway_keeps_serving(
+    start_gateway, echo: Echo
+) -> None:
+    limits = Limits(max_uri_bytes=200, max_header_bytes=1000, max_body_bytes=100)
+    running = await start_gateway(_yaml(echo.address), {}, limits=limits)
+    client = running.client
+    cases = [
+        (await client.get("/q?" + "a" * 300), 414),
+        (await client.get("/h", headers={"X-Big": "b" * 1200}), 431),
+        (await client.post("/b", content=b"c" * 101), 413),
+    ]
+    for response, status in cases:
+        assert response.status_code == status
+        assert body_json(response)["error_msg"].startswith(str(status))
+    assert echo.seen == []
+    assert (await client.post("/b", content=b"c" * 100)).status_code == 200
+
+
+async def test_chunked_body_over_the_limit_is_413(start_gateway, echo: Echo) -> None:
+    running = await start_gateway(_yaml(echo.address), {}, limits=Limits(max_body_bytes=100))
+
+    async def chunks():
+        for _ in range(5):
+            yield b"x" * 50
+
+    response = await running.client.post("/b", content=chunks())
+    assert response.status_code == 413
+    assert echo.seen == []
