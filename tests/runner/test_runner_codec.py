@@ -1,0 +1,250 @@
+"""Codec round trips against the flatc-generated reference bindings (property-based)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runner_plugins import codec
+from runner_plugins.errors import DecodeError
+from runner_plugins.plugin import ResponseChange, Rewrite, Stop
+from runner_plugins.protocol import HEADER_SIZE, ErrorCode, RpcType
+
+from . import oracle
+
+texts = st.text(max_size=40)
+names = st.text(min_size=1, max_size=20)
+entries = st.lists(st.tuples(names, st.none() | texts), max_size=8)
+set_entries = st.lists(st.tuples(names, texts), max_size=6)
+u32 = st.integers(0, 2**32 - 1)
+ips = st.sampled_from([4, 16]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
+bodies = st.binary(max_size=300)
+FAST = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+
+
+async def _no_extra_info(payload: bytes) -> bytes:
+    raise AssertionError("no ExtraInfo expected")
+
+
+def _ip_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def _payload(frame: bytes, rpc_type: int) -> bytes:
+    assert frame[0] == rpc_type
+    assert int.from_bytes(frame[1:HEADER_SIZE], "big") == len(frame) - HEADER_SIZE
+    return frame[HEADER_SIZE:]
+
+
+@FAST
+@given(u32, u32, st.integers(0, 14), texts, entries, entries, ips)
+def test_request_built_like_apisix_decodes(req_id, token, method, path, args, headers, ip):
+    payload = oracle.http_req_call(
+        req_id=req_id, conf_token=token, method=method, path=path,
+        args=args, headers=headers, src_ip=ip,
+    )
+    view = codec.HttpRequestView(payload, _no_extra_info)
+    assert (view.id, view.conf_token) == (req_id, token)
+    assert view.method == codec.METHODS[method]
+    assert view.path == path
+    assert list(view.args) == args
+    assert list(view.headers) == headers
+    assert view.src_ip == _ip_text(ip)
+
+
+@FAST
+@given(u32, u32, st.sampled_from(codec.METHODS), texts, entries, entries, ips)
+def test_client_request_reads_with_reference(req_id, token, method, path, args, headers, ip):
+    payload = codec.encode_http_req_call(
+        req_id=req_id, conf_token=token, method=method, path=path,
+        args=args, headers=headers, src_ip=_ip_text(ip),
+    )
+    assert oracle.read_http_req_call(payload) == {
+        "id": req_id, "conf_token": token, "method": codec.METHODS.index(method),
+        "path": path, "args": args, "headers": headers, "src_ip": ip,
+    }
+
+
+@FAST
+@given(st.lists(st.tuples(names, texts), max_size=6), texts)
+def test_prepare_conf_both_ways(conf, key):
+    decoded = codec.decode_prepare_conf(oracle.prepare_conf(conf, key))
+    assert decoded.conf == tuple(conf) and decoded.key == key
+    read_conf, read_key = oracle.read_prepare_conf(codec.encode_prepare_conf(conf, key))
+    assert read_conf == conf and read_key == key
+
+
+@FAST
+@given(u32, u32, st.integers(0, 65535), entries)
+def test_resp_call_both_ways(req_id, token, status, headers):
+    view = codec.HttpResponseView(
+        oracle.http_resp_call(req_id=req_id, conf_token=token, status=status, headers=headers),
+        _no_extra_info,
+    )
+    assert (view.id, view.conf_token, view.status) == (req_id, token, status)
+    assert list(view.headers) == headers
+    payload = codec.encode_http_resp_call(
+        req_id=req_id, conf_token=token, status=status, headers=headers
+    )
+    assert oracle.read_http_resp_call(payload) == {
+        "id": req_id, "status": status, "headers": headers, "conf_token": token,
+    }
+
+
+@FAST
+@given(u32, st.integers(0, 65535), set_entries, bodies)
+def test_stop_reply_reads_with_reference(req_id, status, headers, body):
+    stop = Stop(status=status, headers=tuple(headers), body=body)
+    payload = _payload(codec.encode_req_call_reply(req_id, stop), RpcType.HTTP_REQ_CALL)
+    read = oracle.read_req_call_reply(payload)
+    assert read["id"] == req_id and read["action_type"] == 1
+    assert read["status"] == status and read["headers"] == headers
+    assert (read["body"] or b"") == body
+    assert codec.decode_req_call_reply(payload) == stop
+
+
+@FAST
+@given(u32, st.none() | texts, entries, entries, set_entries, st.none() | bodies)
+def test_rewrite_reply_reads_with_reference(req_id, path, headers, args, resp_headers, body):
+    rewrite = Rewrite(path=path, headers=tuple(headers), args=tuple(args),
+                      resp_headers=tuple(resp_headers), body=body)
+    payload = _payload(codec.encode_req_call_reply(req_id, rewrite), RpcType.HTTP_REQ_CALL)
+    assert oracle.read_req_call_reply(payload) == {
+        "id": req_id, "action_type": 2, "path": path, "headers": headers, "args": args,
+        "resp_headers": resp_headers, "body": body,
+    }
+    assert codec.decode_req_call_reply(payload) == rewrite
+
+
+@FAST
+@given(u32, st.integers(0, 65535), set_entries, st.none() | bodies)
+def test_foreign_replies_decode(req_id, status, headers, body):
+    stop = codec.decode_req_call_reply(oracle.stop_reply(req_id, status, headers, body))
+    assert stop == Stop(status=status, headers=tuple(headers), body=body or b"")
+    rewrite = codec.decode_req_call_reply(
+        oracle.rewrite_reply(req_id, "/p", headers, [], headers, body)
+    )
+    assert rewrite == Rewrite(path="/p", headers=tuple(headers), resp_headers=tuple(headers),
+                              body=body)
+
+
+@FAST
+@given(u32)
+def test_empty_reply_has_no_action(req_id):
+    payload = _payload(codec.encode_req_call_reply(req_id, None), RpcType.HTTP_REQ_CALL)
+    assert oracle.read_req_call_reply(payload) == {"id": req_id, "action_type": 0}
+    assert codec.decode_req_call_reply(payload) is None
+
+
+def test_stop_template_splices_each_id():
+    stop = Stop(status=201, body=b"same object, many requests")
+    for req_id in (0, 1, 2**32 - 1, 77):
+        read = oracle.read_req_call_reply(codec.encode_req_call_reply(req_id, stop)[4:])
+        assert read["id"] == req_id and read["status"] == 201
+
+
+@FAST
+@given(u32, st.none() | st.integers(1, 65535), set_entries, st.none() | bodies)
+def test_response_change_reads_with_reference(req_id, status, headers, body):
+    change = ResponseChange(status=status, headers=tuple(headers), body=body)
+    payload = _payload(codec.encode_resp_call_reply(req_id, change), RpcType.HTTP_RESP_CALL)
+    assert oracle.read_resp_call_reply(payload) == {
+        "id": req_id, "status": status or 0, "headers": headers, "body": body,
+    }
+    expected = None if not (status or headers or body) else change
+    decoded = codec.decode_resp_call_reply(payload)
+    if expected is None:
+        assert decoded is None
+    else:
+        assert decoded == ResponseChange(status=status, headers=tuple(headers), body=body or None)
+
+
+@pytest.mark.parametrize("code", list(ErrorCode))
+def test_error_frames_are_type_zero(code):
+    frame = codec.encode_error_frame(code)
+    assert frame[0] == RpcType.ERROR
+    assert oracle.read_error(_payload(frame, 0)) == code
+    assert codec.decode_error(frame[4:]) == code
+
+
+@FAST
+@given(u32)
+def test_prepare_conf_reply(token):
+    frame = codec.encode_prepare_conf_reply(token)
+    assert oracle.read_prepare_conf_reply(_payload(frame, RpcType.PREPARE_CONF)) == token
+    assert codec.decode_prepare_conf_reply(frame[4:]) == token
+
+
+@FAST
+@given(texts)
+def test_extra_info_queries(name):
+    assert oracle.read_extra_info_query(codec.encode_extra_info_query("var", name)) == ("var", name)
+    assert codec.decode_extra_info_query(codec.encode_extra_info_query("var", name)) == (
+        codec.ExtraInfoQuery("var", name)
+    )
+    for kind in ("req_body", "resp_body"):
+        assert oracle.read_extra_info_query(codec.encode_extra_info_query(kind)) == (kind, None)
+        assert codec.decode_extra_info_query(codec.encode_extra_info_query(kind)).kind == kind
+
+
+@FAST
+@given(st.none() | bodies)
+def test_extra_info_results(result):
+    assert codec.decode_extra_info_result(oracle.extra_info_result(result)) == result
+    assert oracle.read_extra_info_result(codec.encode_extra_info_result(result)) == result
+
+
+def test_non_utf8_bytes_survive_a_round_trip():
+    raw_path = "/caf\xe9".encode("latin-1")  # not UTF-8
+    payload = oracle.http_req_call(
+        req_id=1, conf_token=1, method=0, path=raw_path.decode("utf-8", "surrogateescape"),
+        args=[], headers=[], src_ip=b"\x7f\x00\x00\x01",
+    )
+    view = codec.HttpRequestView(payload, _no_extra_info)
+    rewrite = codec.encode_req_call_reply(1, Rewrite(path=view.path))
+    assert oracle.read_req_call_reply(rewrite[4:])["path"].encode("utf-8", "surrogateescape") == (
+        raw_path
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=200))
+def test_garbage_raises_only_decode_error(data):
+    decoders = [
+        codec.decode_prepare_conf,
+        codec.decode_error,
+        codec.decode_req_call_reply,
+        codec.decode_resp_call_reply,
+        codec.decode_extra_info_query,
+        codec.decode_extra_info_result,
+        codec.decode_prepare_conf_reply,
+    ]
+    for decode in decoders:
+        try:
+            decode(data)
+        except DecodeError:
+            pass
+    try:
+        view = codec.HttpRequestView(data, _no_extra_info)
+        (view.path, view.method, view.args, view.headers, view.src_ip)
+    except DecodeError:
+        pass
+
+
+def test_lazy_view_reads_only_what_is_asked():
+    payload = oracle.http_req_call(
+        req_id=5, conf_token=6, method=0, path="/only-path",
+        args=[], headers=[("x", "y")], src_ip=b"\x01\x02\x03\x04",
+    )
+    view = codec.HttpRequestView(payload, _no_extra_info)
+    assert view.path == "/only-path"
+    assert view._headers is None  # headers were not decoded
+    assert view.header("X") == "y"  # and decode correctly when asked, case-insensitively
+
+
+def test_unknown_method_name_is_refused():
+    with pytest.raises(ValueError):
+        codec.encode_http_req_call(req_id=0, conf_token=0, method="BREW", path="/")
