@@ -43,8 +43,13 @@ def _payload(frame: bytes, rpc_type: int) -> bytes:
 @given(u32, u32, st.integers(0, 14), texts, entries, entries, ips)
 def test_request_built_like_apisix_decodes(req_id, token, method, path, args, headers, ip):
     payload = oracle.http_req_call(
-        req_id=req_id, conf_token=token, method=method, path=path,
-        args=args, headers=headers, src_ip=ip,
+        req_id=req_id,
+        conf_token=token,
+        method=method,
+        path=path,
+        args=args,
+        headers=headers,
+        src_ip=ip,
     )
     view = codec.HttpRequestView(payload, _no_extra_info)
     assert (view.id, view.conf_token) == (req_id, token)
@@ -59,12 +64,22 @@ def test_request_built_like_apisix_decodes(req_id, token, method, path, args, he
 @given(u32, u32, st.sampled_from(codec.METHODS), texts, entries, entries, ips)
 def test_client_request_reads_with_reference(req_id, token, method, path, args, headers, ip):
     payload = codec.encode_http_req_call(
-        req_id=req_id, conf_token=token, method=method, path=path,
-        args=args, headers=headers, src_ip=_ip_text(ip),
+        req_id=req_id,
+        conf_token=token,
+        method=method,
+        path=path,
+        args=args,
+        headers=headers,
+        src_ip=_ip_text(ip),
     )
     assert oracle.read_http_req_call(payload) == {
-        "id": req_id, "conf_token": token, "method": codec.METHODS.index(method),
-        "path": path, "args": args, "headers": headers, "src_ip": ip,
+        "id": req_id,
+        "conf_token": token,
+        "method": codec.METHODS.index(method),
+        "path": path,
+        "args": args,
+        "headers": headers,
+        "src_ip": ip,
     }
 
 
@@ -90,7 +105,10 @@ def test_resp_call_both_ways(req_id, token, status, headers):
         req_id=req_id, conf_token=token, status=status, headers=headers
     )
     assert oracle.read_http_resp_call(payload) == {
-        "id": req_id, "status": status, "headers": headers, "conf_token": token,
+        "id": req_id,
+        "status": status,
+        "headers": headers,
+        "conf_token": token,
     }
 
 
@@ -109,12 +127,22 @@ def test_stop_reply_reads_with_reference(req_id, status, headers, body):
 @FAST
 @given(u32, st.none() | texts, entries, entries, set_entries, st.none() | bodies)
 def test_rewrite_reply_reads_with_reference(req_id, path, headers, args, resp_headers, body):
-    rewrite = Rewrite(path=path, headers=tuple(headers), args=tuple(args),
-                      resp_headers=tuple(resp_headers), body=body)
+    rewrite = Rewrite(
+        path=path,
+        headers=tuple(headers),
+        args=tuple(args),
+        resp_headers=tuple(resp_headers),
+        body=body,
+    )
     payload = _payload(codec.encode_req_call_reply(req_id, rewrite), RpcType.HTTP_REQ_CALL)
     assert oracle.read_req_call_reply(payload) == {
-        "id": req_id, "action_type": 2, "path": path, "headers": headers, "args": args,
-        "resp_headers": resp_headers, "body": body,
+        "id": req_id,
+        "action_type": 2,
+        "path": path,
+        "headers": headers,
+        "args": args,
+        "resp_headers": resp_headers,
+        "body": body,
     }
     assert codec.decode_req_call_reply(payload) == rewrite
 
@@ -127,8 +155,9 @@ def test_foreign_replies_decode(req_id, status, headers, body):
     rewrite = codec.decode_req_call_reply(
         oracle.rewrite_reply(req_id, "/p", headers, [], headers, body)
     )
-    assert rewrite == Rewrite(path="/p", headers=tuple(headers), resp_headers=tuple(headers),
-                              body=body)
+    assert rewrite == Rewrite(
+        path="/p", headers=tuple(headers), resp_headers=tuple(headers), body=body
+    )
 
 
 @FAST
@@ -152,7 +181,10 @@ def test_response_change_reads_with_reference(req_id, status, headers, body):
     change = ResponseChange(status=status, headers=tuple(headers), body=body)
     payload = _payload(codec.encode_resp_call_reply(req_id, change), RpcType.HTTP_RESP_CALL)
     assert oracle.read_resp_call_reply(payload) == {
-        "id": req_id, "status": status or 0, "headers": headers, "body": body,
+        "id": req_id,
+        "status": status or 0,
+        "headers": headers,
+        "body": body,
     }
     expected = None if not (status or headers or body) else change
     decoded = codec.decode_resp_call_reply(payload)
@@ -200,8 +232,13 @@ def test_extra_info_results(result):
 def test_non_utf8_bytes_survive_a_round_trip():
     raw_path = "/caf\xe9".encode("latin-1")  # not UTF-8
     payload = oracle.http_req_call(
-        req_id=1, conf_token=1, method=0, path=raw_path.decode("utf-8", "surrogateescape"),
-        args=[], headers=[], src_ip=b"\x7f\x00\x00\x01",
+        req_id=1,
+        conf_token=1,
+        method=0,
+        path=raw_path.decode("utf-8", "surrogateescape"),
+        args=[],
+        headers=[],
+        src_ip=b"\x7f\x00\x00\x01",
     )
     view = codec.HttpRequestView(payload, _no_extra_info)
     rewrite = codec.encode_req_call_reply(1, Rewrite(path=view.path))
@@ -229,15 +266,20 @@ def test_garbage_raises_only_decode_error(data):
             pass
     try:
         view = codec.HttpRequestView(data, _no_extra_info)
-        (view.path, view.method, view.args, view.headers, view.src_ip)
+        assert isinstance((view.path, view.method, view.args, view.headers, view.src_ip), tuple)
     except DecodeError:
         pass
 
 
 def test_lazy_view_reads_only_what_is_asked():
     payload = oracle.http_req_call(
-        req_id=5, conf_token=6, method=0, path="/only-path",
-        args=[], headers=[("x", "y")], src_ip=b"\x01\x02\x03\x04",
+        req_id=5,
+        conf_token=6,
+        method=0,
+        path="/only-path",
+        args=[],
+        headers=[("x", "y")],
+        src_ip=b"\x01\x02\x03\x04",
     )
     view = codec.HttpRequestView(payload, _no_extra_info)
     assert view.path == "/only-path"
