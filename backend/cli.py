@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from backend.seed import prepare_database
 from backend.storage import current_store
@@ -19,6 +20,7 @@ from backend.storage import current_store
     default=None,
     help="Seed JSON to load (default: the configured SEED_PATH).",
 )
+@with_appcontext
 def seed_command(seed_file: Path | None) -> None:
     """Create missing tables and load the seed into an empty database (idempotent)."""
     path = seed_file or Path(current_app.config["SEED_PATH"])

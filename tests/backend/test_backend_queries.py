@@ -1,0 +1,85 @@
+"""Listing a speaker's sessions costs a bounded number of SQL statements (no N+1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, insert
+
+from backend.schema import session_speakers, session_topics, sessions
+
+
+@contextmanager
+def _counting(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = app.extensions["store"].engine
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _give_sessions(app: Flask, speaker_id: int, count: int) -> None:
+    """Add ``count`` sessions (each with 3 topics) to a speaker."""
+    with app.extensions["store"].engine.begin() as conn:
+        for offset in range(count):
+            session_id = 1000 + offset
+            conn.execute(
+                insert(sessions).values(
+                    id=session_id,
+                    title=f"Extra {offset}",
+                    abstract="",
+                    day=1 + offset % 3,
+                    start_time="09:00",
+                    end_time="09:45",
+                    room="Annex",
+                    level="beginner",
+                    search_text=f"extra {offset}",
+                )
+            )
+            conn.execute(
+                insert(session_speakers).values(session_id=session_id, speaker_id=speaker_id)
+            )
+            for topic_id in (1, 2, 3):
+                conn.execute(
+                    insert(session_topics).values(session_id=session_id, topic_id=topic_id)
+                )
+
+
+def test_speaker_sessions_query_count_does_not_grow(app: Flask, client: FlaskClient) -> None:
+    with _counting(app) as few:
+        small = client.get("/speaker/64/sessions?limit=100").get_json()
+    assert small["total"] == 0
+    _give_sessions(app, 64, 80)
+    with _counting(app) as many:
+        big = client.get("/speaker/64/sessions?limit=100").get_json()
+    assert big["total"] == 80
+    assert len(big["items"]) == 80
+    assert all(len(s["topics"]) == 3 for s in big["items"])
+    # exists + count + page + embedded speakers + embedded topics
+    assert len(many) <= 5
+    assert len(few) <= len(many)
+
+
+def test_session_list_query_count_is_constant(app: Flask, client: FlaskClient) -> None:
+    counts = []
+    for limit in (1, 10, 100):
+        with _counting(app) as statements:
+            assert len(client.get(f"/sessions?limit={limit}").get_json()["items"]) == limit
+        counts.append(len(statements))
+    assert counts == [4, 4, 4]
+
+
+def test_single_speaker_is_one_query(app: Flask, client: FlaskClient) -> None:
+    with _counting(app) as statements:
+        assert client.get("/speaker/1").status_code == 200
+    assert len(statements) == 1
