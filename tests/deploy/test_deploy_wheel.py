@@ -1,0 +1,86 @@
+"""What the images install: a wheel built from exactly the files the Docker build context holds.
+
+Both Dockerfiles ``pip install`` this repository from the context .dockerignore lets through, so
+the wheel built here from the same files must carry the runner (with its generated FlatBuffers
+code), the console script ``ext-plugin.cmd`` names, and the backend's data and static files.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from deploy_files import CONFIG_YAML, ROOT, yaml_file
+
+CONTEXT = ("pyproject.toml", "README.md", "backend", "runner_plugins")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    context = tmp_path_factory.mktemp("context")
+    for name in CONTEXT:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, context / name)
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--disable-pip-version-check",
+            "-w",
+            str(dist),
+            str(context),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (built,) = dist.glob("*.whl")
+    return zipfile.ZipFile(built)
+
+
+def _names(wheel: zipfile.ZipFile) -> set[str]:
+    return set(wheel.namelist())
+
+
+def test_console_script_of_ext_plugin_cmd_is_declared(wheel: zipfile.ZipFile) -> None:
+    script = Path(yaml_file(CONFIG_YAML)["ext-plugin"]["cmd"][0]).name
+    (entry_points,) = [n for n in _names(wheel) if n.endswith("entry_points.txt")]
+    text = wheel.read(entry_points).decode()
+    assert f"{script} = runner_plugins.__main__:main" in text
+
+
+def test_runner_and_its_generated_code_are_packaged(wheel: zipfile.ZipFile) -> None:
+    names = _names(wheel)
+    assert "runner_plugins/__main__.py" in names
+    assert "runner_plugins/context/plugin.py" in names
+    generated = [
+        n for n in names if n.startswith("runner_plugins/_generated/") and n.endswith(".py")
+    ]
+    local = [p for p in (ROOT / "runner_plugins" / "_generated").rglob("*.py")]
+    assert generated and len(generated) == len(local)
+
+
+def test_backend_data_and_static_files_are_packaged(wheel: zipfile.ZipFile) -> None:
+    names = _names(wheel)
+    for folder in ("data", "static"):
+        local = sorted(
+            p.relative_to(ROOT).as_posix()
+            for p in (ROOT / "backend" / folder).iterdir()
+            if p.is_file()
+        )
+        assert local and set(local) <= names, folder
+    assert "backend/gunicorn.conf.py" in names
