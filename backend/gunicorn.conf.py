@@ -30,6 +30,9 @@ accesslog = os.environ.get("CONFERENCE_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("CONFERENCE_LOG_LEVEL", "info")
 wsgi_app = "backend:create_app()"
+# gunicorn 24+ opens a control socket at one fixed path in $HOME; several
+# instances (tests, benchmarks, the local stack) would fight over it.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

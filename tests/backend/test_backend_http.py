@@ -1,0 +1,127 @@
+"""The backend under real gunicorn on loopback, with its committed config file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "http-test-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("gunicorn")
+    database = workdir / "conference.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
+    env.pop("DATABASE_URL", None)
+    env.update(
+        CONFERENCE_BIND=f"127.0.0.1:{port}",
+        CONFERENCE_WORKERS="2",
+        CONFERENCE_DATABASE_URL=f"sqlite:///{database}",
+        CONFERENCE_SHARED_SECRET=SECRET,
+        CONFERENCE_PUBLIC_URL="https://gw.example.test",
+    )
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "backend/gunicorn.conf.py"],
+            cwd=REPO,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start: {log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        print(log.read_text())
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_secret_over_http(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/speaker/1", timeout=5)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["status"] == 401
+
+
+def test_keep_alive_and_json(base_url: str) -> None:
+    headers = {"X-Conference-Secret": SECRET}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=5) as client:
+        first = client.get("/speaker/1")
+        second = client.get("/speaker/4/sessions")
+        assert first.json()["name"] == "Amelia Hartley"
+        assert second.status_code == 200
+        assert first.headers.get("connection", "keep-alive").lower() == "keep-alive"
+        assert second.json()["items"][0]["speakers"]
+
+
+def test_errors_over_http_are_json(base_url: str) -> None:
+    headers = {"X-Conference-Secret": SECRET}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=5) as client:
+        for response, status in [
+            (client.get("/nope"), 404),
+            (client.delete("/speaker/1"), 405),
+            (client.get("/speakers?limit=1000"), 400),
+            (client.post("/session/101/feedback", content=b"{}"), 415),
+        ]:
+            assert response.status_code == status
+            assert response.headers["content-type"] == "application/json"
+            assert response.json()["status"] == status
+
+
+def test_oversized_body_is_json_413(base_url: str) -> None:
+    # Own connection: gunicorn drains at most 64 KiB of an unread body and
+    # then closes the socket, so reusing this connection would be racy.
+    response = httpx.post(
+        f"{base_url}/session/101/feedback",
+        content=b"x" * 200_000,
+        headers={"X-Conference-Secret": SECRET, "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "Request Entity Too Large"
+
+
+def test_feedback_and_surface_over_http(base_url: str) -> None:
+    headers = {"X-Conference-Secret": SECRET}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=5) as client:
+        created = client.post("/session/104/feedback", json={"rating": 5, "comment": "great"})
+        assert created.status_code == 201
+        assert created.json()["session_id"] == 104
+        manifest = client.get("/.well-known/ai-plugin.json").json()
+        assert manifest["api"]["url"] == "https://gw.example.test/openapi.yaml"
+        assert b"https://gw.example.test" in client.get("/openapi.yaml").content
+        assert client.get("/logo.png").content.startswith(b"\x89PNG")
