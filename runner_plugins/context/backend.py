@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 from urllib.parse import urlencode
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from runner_plugins.context.breaker import Admission, Breaker
 from runner_plugins.context.cache import SourceCache
@@ -115,12 +117,17 @@ class Backend:
     async def start(self) -> None:
         """Create the pooled client on the running loop (idempotent)."""
         if self._client is None:
+            # The per-backend semaphores are the real bound; this is a backstop.
+            limits = httpx.Limits(
+                max_connections=1024, max_keepalive_connections=128, keepalive_expiry=30.0
+            )
+            # httpx's API over aiohttp's connection pool: httpcore's pool re-scans every
+            # connection for every queued request, which measured ~10x the CPU per call at 32
+            # concurrent calls (docs/performance.md, "Context plugin").
+            transport = self._transport or AiohttpTransport(limits=limits, trust_env=False)
             self._client = httpx.AsyncClient(
-                transport=self._transport,
-                # The per-backend semaphores are the real bound; this is a backstop.
-                limits=httpx.Limits(
-                    max_connections=1024, max_keepalive_connections=128, keepalive_expiry=30.0
-                ),
+                transport=transport,
+                limits=limits,
                 timeout=httpx.Timeout(5.0),
                 follow_redirects=False,
                 trust_env=False,
@@ -274,12 +281,13 @@ class Fetcher:
                 if call is not None and call.expired()
                 else f"request budget of {self._conf.budget_ms} ms exhausted",
             ) from None
-        except httpx.TimeoutException:
-            raise self._failure(
-                "timeout", f"no answer within {self._conf.call_timeout_ms} ms"
-            ) from None
         except httpx.HTTPError as exc:
-            raise self._failure("error", f"backend unreachable: {type(exc).__name__}") from None
+            if _is_timeout(exc):
+                raise self._failure(
+                    "timeout", f"no answer within {self._conf.call_timeout_ms} ms"
+                ) from None
+            cause = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
+            raise self._failure("error", f"backend unreachable: {type(cause).__name__}") from None
 
         if status >= 500:
             raise self._failure("error", f"backend answered HTTP {status}", status)
@@ -319,6 +327,15 @@ class Fetcher:
 
     def _malformed(self, why: str) -> _SourceFailure:
         return self._failure("error", f"malformed backend answer: {why}", 200)
+
+
+def _is_timeout(exc: httpx.HTTPError) -> bool:
+    # httpx-aiohttp maps every aiohttp connection error to httpx.ConnectTimeout (a refused
+    # connection would read as a timeout, i.e. 504 instead of 502): trust the original error.
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientError):
+        return isinstance(cause, TimeoutError)
+    return isinstance(exc, httpx.TimeoutException)
 
 
 def _ms(started: float) -> float:
