@@ -75,5 +75,9 @@ docker-test-integration: docker-up
 	GATEWAY_URL="http://127.0.0.1:$${GATEWAY_PORT:-9080}" $(PY) -m pytest -m e2e tests/integration; \
 	status=$$?; $(COMPOSE) --env-file .env down --remove-orphans; exit $$status
 
+# Context plugin: 50 ms backend, real runner over its socket; exit 1 if a target is missed.
+bench-context: $(STAMP)
+	$(PY) bench/context_bench.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
