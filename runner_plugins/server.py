@@ -250,7 +250,8 @@ class RunnerServer:
         self.config = config
         self.registry = registry
         self.dispatcher = Dispatcher(
-            registry, cache or ConfCache(config.conf_ttl, config.max_conf_entries)
+            registry,
+            cache if cache is not None else ConfCache(config.conf_ttl, config.max_conf_entries),
         )
         self.max_connections = config.max_connections
         self.stopping = False
