@@ -1,0 +1,99 @@
+"""Black-box suite: speaks only HTTP to ``GATEWAY_URL`` with the keys from the environment.
+
+It runs unchanged against the local stack, the Docker stack or any real APISIX deployment:
+
+* ``GATEWAY_URL`` (required), ``CHATGPT_API_KEY`` and ``READONLY_API_KEY`` (required);
+* ``BACKEND_URL``: the backend's own address, for the direct-request refusal test (skipped
+  without it);
+* ``STACK_BACKEND_CONTROL``: a command that takes ``stop`` / ``start`` and stops/starts the
+  backend (the local stack's ``python -m stack backend``); the fault test is skipped without it.
+
+Every test here is marked ``e2e`` (deselected by default; ``make test-integration`` and
+``make test`` select it). Files run in name order: the backend fault and the quota exhaustion
+come last so the other tests never see them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+HERE = os.path.dirname(__file__)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if str(item.path).startswith(HERE):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.skip(f"{name} is not set: the integration suite needs a running gateway")
+    return value
+
+
+@pytest.fixture(scope="session")
+def gateway_url() -> str:
+    return _required("GATEWAY_URL").rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def chatgpt_key() -> str:
+    return _required("CHATGPT_API_KEY")
+
+
+@pytest.fixture(scope="session")
+def readonly_key() -> str:
+    return _required("READONLY_API_KEY")
+
+
+@pytest.fixture(scope="session")
+def client(gateway_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway_url, timeout=30.0) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def chatgpt(gateway_url: str, chatgpt_key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway_url, timeout=30.0, headers={"apikey": chatgpt_key}) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def readonly(gateway_url: str, readonly_key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway_url, timeout=30.0, headers={"apikey": readonly_key}) as http:
+        yield http
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The body as JSON whatever the Content-Type (APISIX sends its JSON as text/plain)."""
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        pytest.fail(
+            f"{response.request.method} {response.request.url.path} -> {response.status_code} "
+            f"is not JSON: {response.text[:200]!r}"
+        )
+
+
+def assert_error_shape(response: httpx.Response, status: int | tuple[int, ...]) -> Any:
+    """A JSON error body; our shapes carry the status they are sent with."""
+    expected = (status,) if isinstance(status, int) else status
+    assert response.status_code in expected, response.text[:300]
+    body = json_body(response)
+    assert isinstance(body, dict)
+    if "status" in body:
+        # {"status", "error", "message"}: the status inside must agree with the HTTP status.
+        assert body["status"] == response.status_code, body
+        assert isinstance(body.get("message"), str)
+    else:
+        # APISIX's own shapes: {"message": ...} or {"error_msg": ...}.
+        assert isinstance(body.get("message", body.get("error_msg")), str), body
+    return body
