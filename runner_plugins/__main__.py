@@ -23,6 +23,13 @@ from runner_plugins.server import run
 logger = logging.getLogger("runner_plugins")
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Folds tracebacks into the record's line: APISIX logs every output chunk separately."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", " | ")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conference-runner",
@@ -65,11 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunnerError as exc:
         print(f"conference-runner: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=config.log_level, handlers=[handler])
     try:
         registry = PluginRegistry.from_modules(config.plugin_modules)
     except RunnerError as exc:
