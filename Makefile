@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# docker when a Docker engine answers, else the local stack; `make up MODE=local` forces one.
+MODE   ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo local)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint typecheck unit test up down logs test-integration \
@@ -35,16 +37,40 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy backend runner_plugins
+	$(VENV)/bin/mypy backend runner_plugins gateway stack
 
 unit: $(STAMP)
 	$(PY) -m pytest
 
-test: lint typecheck unit
+test: lint typecheck unit e2e-local
+
+# --- The local stack (python -m stack, docs/local-stack.md) --------------------------------------
+.PHONY: e2e-local env-file
+
+# The black-box suite against a fresh local stack on non-default ports (gateway 19080, backend
+# 18000, state and secrets in var/e2e), so it never collides with a running `make up`.
+e2e-local: $(STAMP)
+	$(PY) -m stack test
+
+env-file: $(STAMP)
+	$(PY) -m stack env
 
 up: $(STAMP)
-	@echo "The gateway is not built yet: running the backend alone under gunicorn on 127.0.0.1:8000."
-	$(VENV)/bin/gunicorn --config backend/gunicorn.conf.py "backend:create_app()"
+	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-up; else $(PY) -m stack up; fi
+
+down: $(STAMP)
+	@if [ -f var/run/stack.json ] || [ "$(MODE)" != docker ]; then $(PY) -m stack down; fi
+	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-down; fi
+
+logs: $(STAMP)
+	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-logs; else $(PY) -m stack logs --follow; fi
+
+test-integration: $(STAMP)
+	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-test-integration; else $(PY) -m stack test; fi
+
+# Gateway overhead: wrk at 64 connections through the gateway vs the backend/runner directly.
+bench-gateway: $(STAMP)
+	$(PY) bench/gateway_bench.py
 
 # --- The real APISIX deployment (docker-compose.yml, docs/deployment.md) -------------------------
 # `make up/down/logs/test-integration` call these when a Docker engine answers. `env-file` (local
@@ -74,6 +100,11 @@ docker-test-integration: docker-up
 	@set -a; . ./.env; set +a; \
 	GATEWAY_URL="http://127.0.0.1:$${GATEWAY_PORT:-9080}" $(PY) -m pytest -m e2e tests/integration; \
 	status=$$?; $(COMPOSE) --env-file .env down --remove-orphans; exit $$status
+
+# Runner: trivial Stop plugin over the real socket from client processes at 1/16/64/256
+# connections, then RSS before/after 1,000,000 calls (docs/performance.md, "Runner").
+bench-runner: $(STAMP)
+	$(PY) bench/runner_bench.py
 
 # Context plugin: 50 ms backend, real runner over its socket; exit 1 if a target is missed.
 bench-context: $(STAMP)
