@@ -309,7 +309,13 @@ def test_config_is_standalone_data_plane(config: dict[str, Any]) -> None:
 def test_config_exposes_no_admin_api(config: dict[str, Any]) -> None:
     text = CONFIG_YAML.read_text()
     assert "admin_key" not in text and "admin_listen" not in text
-    assert config["apisix"].get("enable_admin", False) is False
+    assert config["apisix"]["enable_admin"] is False
+
+
+def test_request_bodies_are_bounded(config: dict[str, Any]) -> None:
+    # APISIX's default client_max_body_size is 0, i.e. unlimited.
+    size = str(config["nginx_config"]["http"]["client_max_body_size"])
+    assert re.fullmatch(r"[1-9]\d*[km]?", size), size
 
 
 def test_router_supports_the_parameterised_context_uri(
