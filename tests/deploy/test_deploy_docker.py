@@ -137,3 +137,11 @@ def test_backend_serves_with_the_repository_gunicorn_config() -> None:
     env = " ".join(" ".join(c.value) for c in _of(BACKEND, "ENV"))
     assert "CONFERENCE_BIND 0.0.0.0:8000" in env or "CONFERENCE_BIND=0.0.0.0:8000" in env
     assert (ROOT / "backend" / "gunicorn.conf.py").is_file()
+
+
+def test_config_passes_the_official_entrypoint_standalone_checks() -> None:
+    # With APISIX_STAND_ALONE=true the official docker-entrypoint.sh refuses to start unless
+    # config.yaml matches these (grep -z, i.e. across lines) patterns.
+    text = CONFIG_YAML.read_text()
+    for pattern in (r"role:\s*data_plane", r"role_data_plane:", r"config_provider:\s*yaml"):
+        assert re.search(pattern, text), pattern
