@@ -33,8 +33,11 @@ logger = logging.getLogger(__name__)
 
 _BY_ID = re.compile(r"^/speaker/([^/]+)/context/?$")
 _BY_NAME = "/speakers/context"
-_ID = re.compile(r"^[0-9]{1,12}$")
-MAX_NAME_CHARS = 200
+_ID = re.compile(r"^[0-9]{1,10}$")
+# The backend's own bounds (backend/params.py): anything beyond would come back as a backend
+# 400, which the client would see as a 502 - reject it here, as the client's mistake.
+MAX_ID = 2**31 - 1
+MAX_NAME_CHARS = 100
 
 
 class ContextPlugin(Plugin[ContextConf]):
@@ -83,12 +86,12 @@ class ContextPlugin(Plugin[ContextConf]):
     async def _by_id(
         self, conf: ContextConf, fetcher: Fetcher, raw_id: str, request_id: str | None
     ) -> Stop:
-        if not _ID.match(raw_id) or int(raw_id) == 0:
+        if not _ID.match(raw_id) or not 1 <= int(raw_id) <= MAX_ID:
             return answer.error(
                 400,
-                "The speaker id must be a positive integer.",
+                f"The speaker id must be an integer between 1 and {MAX_ID}.",
                 request_id,
-                details={"id": "must be a positive integer"},
+                details={"id": f"must be an integer between 1 and {MAX_ID}"},
             )
         ident = int(raw_id)
         base = f"/speaker/{ident}"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flask import Flask
+from werkzeug.serving import make_server
 
+from backend import create_app
 from runner_plugins.context.conf import ContextConf, parse_conf
 from runner_plugins.context.plugin import ContextPlugin
 from runner_plugins.plugin import StaticRequest, Stop
@@ -97,3 +101,38 @@ async def plugin(clock: FakeClock) -> AsyncIterator[ContextPlugin]:
 @pytest.fixture
 def conf_for() -> Callable[..., ContextConf]:
     return make_conf
+
+
+# --- the real Flask backend, live on a loopback port --------------------------------------
+# Live HTTP (werkzeug's threaded server in a background thread) rather than an in-process
+# ASGI bridge: the plugin cancels sibling calls when the speaker fails, and a real socket is
+# the only transport whose cancellation behaves like production.
+
+
+@pytest.fixture(scope="module")
+def flask_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    # One seeded database for the module: every test here only reads.
+    database = tmp_path_factory.mktemp("context-seed") / "conference.sqlite3"
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{database}",
+            "SHARED_SECRET": TEST_SECRET,
+        },
+        environ={},
+    )
+    yield app
+    app.extensions["store"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def backend_url(flask_app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="flask-backend", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

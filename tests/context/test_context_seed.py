@@ -9,46 +9,13 @@ The seed facts used here are documented in docs/interfaces.md ("Seed facts").
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
-from backend import create_app
 from runner_plugins.context.conf import ContextConf
 from runner_plugins.context.plugin import ContextPlugin
-from tests.context.conftest import TEST_SECRET, ask, make_conf
-
-
-@pytest.fixture(scope="module")
-def flask_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    # One seeded database for the module: every test here only reads.
-    database = tmp_path_factory.mktemp("context-seed") / "conference.sqlite3"
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "SHARED_SECRET": TEST_SECRET,
-        },
-        environ={},
-    )
-    yield app
-    app.extensions["store"].engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def backend_url(flask_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="flask-backend", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+from tests.context.conftest import ask, make_conf
 
 
 @pytest.fixture
