@@ -3,12 +3,16 @@
 Strategy: one :class:`Store` per app (``app.extensions["store"]``) wrapping a
 SQLAlchemy engine built by :func:`create_db_engine` in the app factory, never
 at import time. Reads are SQLAlchemy Core SELECTs returning plain dicts ready
-for JSON. A list is always three steps, whatever its size: ``COUNT`` of the
-filtered set, the page itself (``ORDER BY id LIMIT/OFFSET``) and, for
-sessions, two ``IN (...)`` queries that embed the speakers and topics of the
-whole page -- so a speaker's sessions cost a bounded number of queries (no
-N+1). Relations are filtered with ``EXISTS`` sub-selects so a row never
-appears twice and the SQL stays portable.
+for JSON. Every statement is built ONCE with bind parameters (module constants,
+or a tiny cache keyed by which filters are present), because building a
+SELECT costs more than running it on this data set; user text only ever
+travels as a bound LIKE pattern. A list is always the same few steps,
+whatever its size: ``COUNT`` of the filtered set, the page itself
+(``ORDER BY id LIMIT/OFFSET``) and, for sessions, two ``IN (...)`` queries
+that embed the speakers and topics of the whole page -- so a speaker's
+sessions cost a bounded number of queries (no N+1). Relations are filtered
+with ``EXISTS``/``IN`` sub-selects so a row never appears twice and the SQL
+stays portable.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import abort, current_app
 from sqlalchemy import (
@@ -29,11 +34,9 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
-    exists,
     func,
     insert,
     select,
-    true,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -57,24 +60,6 @@ _SESSION_COLUMNS = (
     sessions.c.end_time.label("end"),
     sessions.c.room,
     sessions.c.level,
-)
-
-# The hot single-item reads are built once; SQLAlchemy then reuses their
-# compiled form from its cache on every request.
-_SPEAKER_BY_ID = select(*_SPEAKER_COLUMNS).where(speakers.c.id == bindparam("id"))
-_SESSION_BY_ID = select(*_SESSION_COLUMNS).where(sessions.c.id == bindparam("id"))
-_TOPIC_BY_ID = select(*_TOPIC_COLUMNS).where(topics.c.id == bindparam("id"))
-_EMBED_SPEAKERS = (
-    select(session_speakers.c.session_id, speakers.c.id, speakers.c.name)
-    .join(speakers, speakers.c.id == session_speakers.c.speaker_id)
-    .where(session_speakers.c.session_id.in_(bindparam("ids", expanding=True)))
-    .order_by(session_speakers.c.session_id, speakers.c.id)
-)
-_EMBED_TOPICS = (
-    select(session_topics.c.session_id, topics.c.id, topics.c.name)
-    .join(topics, topics.c.id == session_topics.c.topic_id)
-    .where(session_topics.c.session_id.in_(bindparam("ids", expanding=True)))
-    .order_by(session_topics.c.session_id, topics.c.id)
 )
 
 
@@ -136,6 +121,145 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
+# -- statements (built once; see the module docstring) ----------------------
+
+_SPEAKER_BY_ID = select(*_SPEAKER_COLUMNS).where(speakers.c.id == bindparam("id"))
+_SESSION_BY_ID = select(*_SESSION_COLUMNS).where(sessions.c.id == bindparam("id"))
+_TOPIC_BY_ID = select(*_TOPIC_COLUMNS).where(topics.c.id == bindparam("id"))
+_SPEAKER_EXISTS = select(speakers.c.id).where(speakers.c.id == bindparam("id"))
+_SESSION_EXISTS = select(sessions.c.id).where(sessions.c.id == bindparam("id"))
+_TOPIC_EXISTS = select(topics.c.id).where(topics.c.id == bindparam("id"))
+_EMBED_SPEAKERS = (
+    select(session_speakers.c.session_id, speakers.c.id, speakers.c.name)
+    .join(speakers, speakers.c.id == session_speakers.c.speaker_id)
+    .where(session_speakers.c.session_id.in_(bindparam("ids", expanding=True)))
+    .order_by(session_speakers.c.session_id, speakers.c.id)
+)
+_EMBED_TOPICS = (
+    select(session_topics.c.session_id, topics.c.id, topics.c.name)
+    .join(topics, topics.c.id == session_topics.c.topic_id)
+    .where(session_topics.c.session_id.in_(bindparam("ids", expanding=True)))
+    .order_by(session_topics.c.session_id, topics.c.id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _ListQuery:
+    """COUNT and page statements of one filtered, id-ordered list."""
+
+    count: Select[Any]
+    page: Select[Any]
+
+
+def _list_query(columns: Sequence[Any], order: Any, *where: ColumnElement[bool]) -> _ListQuery:
+    base = select(*columns).where(*where)
+    return _ListQuery(
+        count=select(func.count()).select_from(base.subquery()),
+        page=base.order_by(order).limit(bindparam("limit")).offset(bindparam("offset")),
+    )
+
+
+def _name_like(column: Any) -> ColumnElement[bool]:
+    return cast(ColumnElement[bool], column.like(bindparam("name"), escape=LIKE_ESCAPE))
+
+
+def _session_on_day() -> ColumnElement[bool]:
+    return sessions.c.day == bindparam("day")
+
+
+_SPEAKER_SESSIONS = _list_query(
+    _SESSION_COLUMNS,
+    sessions.c.id,
+    sessions.c.id.in_(
+        select(session_speakers.c.session_id).where(
+            session_speakers.c.speaker_id == bindparam("parent")
+        )
+    ),
+)
+_SPEAKER_TOPICS = _list_query(
+    _TOPIC_COLUMNS,
+    topics.c.id,
+    topics.c.id.in_(
+        select(session_topics.c.topic_id)
+        .join(session_speakers, session_speakers.c.session_id == session_topics.c.session_id)
+        .where(session_speakers.c.speaker_id == bindparam("parent"))
+    ),
+)
+_SESSION_TOPICS = _list_query(
+    _TOPIC_COLUMNS,
+    topics.c.id,
+    topics.c.id.in_(
+        select(session_topics.c.topic_id).where(session_topics.c.session_id == bindparam("parent"))
+    ),
+)
+_TOPIC_SPEAKERS = _list_query(
+    _SPEAKER_COLUMNS,
+    speakers.c.id,
+    speakers.c.id.in_(
+        select(session_speakers.c.speaker_id)
+        .join(session_topics, session_topics.c.session_id == session_speakers.c.session_id)
+        .where(session_topics.c.topic_id == bindparam("parent"))
+    ),
+)
+_TOPIC_SESSIONS = _list_query(
+    _SESSION_COLUMNS,
+    sessions.c.id,
+    sessions.c.id.in_(
+        select(session_topics.c.session_id).where(session_topics.c.topic_id == bindparam("parent"))
+    ),
+)
+
+
+@cache
+def _speaker_list(by_name: bool, by_day: bool) -> _ListQuery:
+    where: list[ColumnElement[bool]] = []
+    if by_name:
+        where.append(_name_like(speakers.c.search_name))
+    if by_day:
+        talks_that_day = (
+            select(session_speakers.c.speaker_id)
+            .join(sessions, sessions.c.id == session_speakers.c.session_id)
+            .where(_session_on_day())
+        )
+        where.append(speakers.c.id.in_(talks_that_day))
+    return _list_query(_SPEAKER_COLUMNS, speakers.c.id, *where)
+
+
+@cache
+def _session_list(by_name: bool, by_day: bool, by_keyword: bool) -> _ListQuery:
+    where: list[ColumnElement[bool]] = []
+    if by_name:
+        named = (
+            select(session_speakers.c.session_id)
+            .join(speakers, speakers.c.id == session_speakers.c.speaker_id)
+            .where(_name_like(speakers.c.search_name))
+        )
+        where.append(sessions.c.id.in_(named))
+    if by_day:
+        where.append(_session_on_day())
+    if by_keyword:
+        where.append(
+            cast(
+                ColumnElement[bool],
+                sessions.c.search_text.like(bindparam("keyword"), escape=LIKE_ESCAPE),
+            )
+        )
+    return _list_query(_SESSION_COLUMNS, sessions.c.id, *where)
+
+
+@cache
+def _topic_list(by_day: bool) -> _ListQuery:
+    where: list[ColumnElement[bool]] = []
+    if by_day:
+        that_day = (
+            select(session_topics.c.topic_id)
+            .join(sessions, sessions.c.id == session_topics.c.session_id)
+            .where(_session_on_day())
+        )
+        where.append(topics.c.id.in_(that_day))
+    return _list_query(_TOPIC_COLUMNS, topics.c.id, *where)
+
+
 class Store:
     """Every read and write the HTTP layer needs, returning JSON-ready dicts."""
 
@@ -145,40 +269,19 @@ class Store:
     # -- speakers -----------------------------------------------------------
 
     def speaker(self, speaker_id: int) -> Item | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_SPEAKER_BY_ID, {"id": speaker_id}).first()
-        return None if row is None else dict(row._mapping)
+        return self._one(_SPEAKER_BY_ID, speaker_id)
 
     def speakers(self, page: Page, name: str | None = None, day: int | None = None) -> Listing:
-        where: list[ColumnElement[bool]] = []
-        if name:
-            where.append(speakers.c.search_name.like(contains_pattern(name), escape=LIKE_ESCAPE))
-        if day is not None:
-            where.append(_speaker_talks_on(day))
+        query = _speaker_list(bool(name), day is not None)
+        params = {"name": contains_pattern(name) if name else None, "day": day}
         with self.engine.connect() as conn:
-            return _plain_listing(conn, select(*_SPEAKER_COLUMNS), speakers.c.id, where, page)
+            return _listing(conn, query, params, page)
 
     def speaker_sessions(self, speaker_id: int, page: Page) -> Listing | None:
-        where = [_session_has_speaker(speaker_id)]
-        with self.engine.connect() as conn:
-            if not _exists(conn, speakers.c.id, speaker_id):
-                return None
-            return _session_listing(conn, where, page)
+        return self._children(_SPEAKER_SESSIONS, _SPEAKER_EXISTS, speaker_id, page, embed=True)
 
     def speaker_topics(self, speaker_id: int, page: Page) -> Listing | None:
-        talks = (
-            select(session_topics.c.topic_id)
-            .join(
-                session_speakers,
-                session_speakers.c.session_id == session_topics.c.session_id,
-            )
-            .where(session_speakers.c.speaker_id == speaker_id)
-        )
-        where = [topics.c.id.in_(talks)]
-        with self.engine.connect() as conn:
-            if not _exists(conn, speakers.c.id, speaker_id):
-                return None
-            return _plain_listing(conn, select(*_TOPIC_COLUMNS), topics.c.id, where, page)
+        return self._children(_SPEAKER_TOPICS, _SPEAKER_EXISTS, speaker_id, page)
 
     # -- sessions -----------------------------------------------------------
 
@@ -196,39 +299,25 @@ class Store:
         day: int | None = None,
         keyword: str | None = None,
     ) -> Listing:
-        where: list[ColumnElement[bool]] = []
-        if name:
-            pattern = contains_pattern(name)
-            where.append(
-                exists()
-                .where(session_speakers.c.session_id == sessions.c.id)
-                .where(speakers.c.id == session_speakers.c.speaker_id)
-                .where(speakers.c.search_name.like(pattern, escape=LIKE_ESCAPE))
-            )
-        if day is not None:
-            where.append(sessions.c.day == day)
-        if keyword:
-            where.append(sessions.c.search_text.like(contains_pattern(keyword), escape=LIKE_ESCAPE))
+        query = _session_list(bool(name), day is not None, bool(keyword))
+        params = {
+            "name": contains_pattern(name) if name else None,
+            "day": day,
+            "keyword": contains_pattern(keyword) if keyword else None,
+        }
         with self.engine.connect() as conn:
-            return _session_listing(conn, where, page)
+            listing = _listing(conn, query, params, page)
+            return Listing(_embed(conn, listing.items), listing.total, page)
 
     def session_topics(self, session_id: int, page: Page) -> Listing | None:
-        where = [
-            exists()
-            .where(session_topics.c.topic_id == topics.c.id)
-            .where(session_topics.c.session_id == session_id)
-        ]
-        with self.engine.connect() as conn:
-            if not _exists(conn, sessions.c.id, session_id):
-                return None
-            return _plain_listing(conn, select(*_TOPIC_COLUMNS), topics.c.id, where, page)
+        return self._children(_SESSION_TOPICS, _SESSION_EXISTS, session_id, page)
 
     def add_feedback(
         self, session_id: int, rating: int, comment: str, created_at: datetime
     ) -> Item | None:
         """Store feedback for a session; None when the session does not exist."""
         with self.engine.begin() as conn:
-            if not _exists(conn, sessions.c.id, session_id):
+            if conn.execute(_SESSION_EXISTS, {"id": session_id}).first() is None:
                 return None
             result = conn.execute(
                 insert(feedback).values(
@@ -247,87 +336,51 @@ class Store:
     # -- topics -------------------------------------------------------------
 
     def topic(self, topic_id: int) -> Item | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_TOPIC_BY_ID, {"id": topic_id}).first()
-        return None if row is None else dict(row._mapping)
+        return self._one(_TOPIC_BY_ID, topic_id)
 
     def topics(self, page: Page, day: int | None = None) -> Listing:
-        where: list[ColumnElement[bool]] = []
-        if day is not None:
-            where.append(
-                exists()
-                .where(session_topics.c.topic_id == topics.c.id)
-                .where(sessions.c.id == session_topics.c.session_id)
-                .where(sessions.c.day == day)
-            )
         with self.engine.connect() as conn:
-            return _plain_listing(conn, select(*_TOPIC_COLUMNS), topics.c.id, where, page)
+            return _listing(conn, _topic_list(day is not None), {"day": day}, page)
 
     def topic_speakers(self, topic_id: int, page: Page) -> Listing | None:
-        on_topic = (
-            select(session_speakers.c.speaker_id)
-            .join(session_topics, session_topics.c.session_id == session_speakers.c.session_id)
-            .where(session_topics.c.topic_id == topic_id)
-        )
-        where = [speakers.c.id.in_(on_topic)]
-        with self.engine.connect() as conn:
-            if not _exists(conn, topics.c.id, topic_id):
-                return None
-            return _plain_listing(conn, select(*_SPEAKER_COLUMNS), speakers.c.id, where, page)
+        return self._children(_TOPIC_SPEAKERS, _TOPIC_EXISTS, topic_id, page)
 
     def topic_sessions(self, topic_id: int, page: Page) -> Listing | None:
-        where = [
-            exists()
-            .where(session_topics.c.session_id == sessions.c.id)
-            .where(session_topics.c.topic_id == topic_id)
-        ]
+        return self._children(_TOPIC_SESSIONS, _TOPIC_EXISTS, topic_id, page, embed=True)
+
+    # -- helpers ------------------------------------------------------------
+
+    def _one(self, statement: Select[Any], ident: int) -> Item | None:
         with self.engine.connect() as conn:
-            if not _exists(conn, topics.c.id, topic_id):
+            row = conn.execute(statement, {"id": ident}).first()
+        return None if row is None else dict(row._mapping)
+
+    def _children(
+        self,
+        query: _ListQuery,
+        parent_exists: Select[Any],
+        parent: int,
+        page: Page,
+        *,
+        embed: bool = False,
+    ) -> Listing | None:
+        """A sub-resource list; None when the parent does not exist."""
+        with self.engine.connect() as conn:
+            listing = _listing(conn, query, {"parent": parent}, page)
+            # Only an empty list can hide a missing parent: skip the check otherwise.
+            if not listing.total and conn.execute(parent_exists, {"id": parent}).first() is None:
                 return None
-            return _session_listing(conn, where, page)
+            if embed:
+                return Listing(_embed(conn, listing.items), listing.total, page)
+            return listing
 
 
-def _speaker_talks_on(day: int) -> ColumnElement[bool]:
-    return (
-        exists()
-        .where(session_speakers.c.speaker_id == speakers.c.id)
-        .where(sessions.c.id == session_speakers.c.session_id)
-        .where(sessions.c.day == day)
-    )
-
-
-def _session_has_speaker(speaker_id: int) -> ColumnElement[bool]:
-    return (
-        exists()
-        .where(session_speakers.c.session_id == sessions.c.id)
-        .where(session_speakers.c.speaker_id == speaker_id)
-    )
-
-
-def _exists(conn: Connection, id_column: Any, value: int) -> bool:
-    return conn.execute(select(id_column).where(id_column == value)).first() is not None
-
-
-def _plain_listing(
-    conn: Connection,
-    query: Select[Any],
-    order: Any,
-    where: Sequence[ColumnElement[bool]],
-    page: Page,
-) -> Listing:
-    condition = _all(where)
-    total = conn.execute(
-        select(func.count()).select_from(query.where(condition).subquery())
-    ).scalar_one()
-    rows = conn.execute(
-        query.where(condition).order_by(order).limit(page.limit).offset(page.offset)
-    )
+def _listing(conn: Connection, query: _ListQuery, params: dict[str, Any], page: Page) -> Listing:
+    total = conn.execute(query.count, params).scalar_one()
+    if total <= page.offset:
+        return Listing([], int(total), page)
+    rows = conn.execute(query.page, {**params, "limit": page.limit, "offset": page.offset})
     return Listing([dict(row._mapping) for row in rows], int(total), page)
-
-
-def _session_listing(conn: Connection, where: Sequence[ColumnElement[bool]], page: Page) -> Listing:
-    listing = _plain_listing(conn, select(*_SESSION_COLUMNS), sessions.c.id, where, page)
-    return Listing(_embed(conn, listing.items), listing.total, page)
 
 
 def _embed(conn: Connection, items: list[Item]) -> list[Item]:
@@ -344,13 +397,6 @@ def _embed(conn: Connection, items: list[Item]) -> list[Item]:
     for session_id, topic_id, name in conn.execute(_EMBED_TOPICS, {"ids": ids}):
         by_id[session_id]["topics"].append({"id": topic_id, "name": name})
     return items
-
-
-def _all(where: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
-    condition: ColumnElement[bool] = true()
-    for clause in where:
-        condition = condition & clause
-    return condition
 
 
 def current_store() -> Store:
