@@ -110,5 +110,11 @@ bench-runner: $(STAMP)
 bench-context: $(STAMP)
 	$(PY) bench/context_bench.py
 
+# Backend: gunicorn (backend/gunicorn.conf.py, 2 workers) on loopback, wrk at 32 connections
+# on three endpoints; prints req/s, p50/p99 and server RSS (docs/performance.md, "Backend").
+bench-backend: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/backend_bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
