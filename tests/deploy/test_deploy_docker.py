@@ -18,7 +18,8 @@ APISIX_CONF_DIR = "/usr/local/apisix/conf"
 
 
 def _commands(path: Path) -> tuple[dockerfile.Command, ...]:
-    return dockerfile.parse_file(str(path))
+    commands: tuple[dockerfile.Command, ...] = dockerfile.parse_file(str(path))
+    return commands
 
 
 def _of(path: Path, cmd: str) -> list[dockerfile.Command]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from deploy_files import ROOT
-from detect_secrets import SecretsCollection
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.core.secrets_collection import SecretsCollection
 from detect_secrets.settings import transient_settings
 
 # A run of base64/url-safe characters long enough to be a key; detect-secrets only looks at
@@ -44,7 +44,8 @@ def _repository_files() -> list[str]:
 
 @contextmanager
 def _scanner(keywords: bool) -> Iterator[None]:
-    names = sorted(c.__name__ for c in get_mapping_from_secret_type_to_class().values())
+    classes: list[type] = list(get_mapping_from_secret_type_to_class().values())
+    names = sorted(c.__name__ for c in classes)
     plugins: list[dict[str, object]] = []
     for name in names:
         if name == "KeywordDetector" and not keywords:
