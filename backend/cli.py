@@ -24,8 +24,13 @@ from backend.storage import current_store
 def seed_command(seed_file: Path | None) -> None:
     """Create missing tables and load the seed into an empty database (idempotent)."""
     path = seed_file or Path(current_app.config["SEED_PATH"])
-    loaded = prepare_database(current_store().engine, path)
+    store = current_store()
+    loaded = prepare_database(store.engine, path)
+    counts = ", ".join(
+        f"{store.count(table)} {table}" for table in ("speakers", "sessions", "topics", "feedback")
+    )
     click.echo(f"seed loaded from {path}" if loaded else "database already seeded; nothing changed")
+    click.echo(f"database now holds {counts}")
 
 
 def init_app(app: Flask) -> None:

@@ -42,7 +42,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from backend.folding import LIKE_ESCAPE, contains_pattern
-from backend.schema import feedback, session_speakers, session_topics, sessions, speakers, topics
+from backend.schema import (
+    feedback,
+    metadata,
+    session_speakers,
+    session_topics,
+    sessions,
+    speakers,
+    topics,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -347,6 +355,12 @@ class Store:
 
     def topic_sessions(self, topic_id: int, page: Page) -> Listing | None:
         return self._children(_TOPIC_SESSIONS, _TOPIC_EXISTS, topic_id, page, embed=True)
+
+    def count(self, table: str) -> int:
+        """Rows in one of the schema's tables (operator commands, not the API)."""
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(metadata.tables[table]))
+            return int(total.scalar_one())
 
     # -- helpers ------------------------------------------------------------
 

@@ -106,4 +106,5 @@ def test_flask_seed_command(make_app: Callable[..., Flask]) -> None:
     assert app.test_client().get("/speakers").get_json()["total"] == 64
     result = runner.invoke(args=["seed"])
     assert "already seeded" in result.output
+    assert "64 speakers, 162 sessions, 32 topics, 0 feedback" in result.output
     assert app.test_client().get("/speakers").get_json()["total"] == 64
