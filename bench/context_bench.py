@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -111,6 +113,24 @@ async def main(args: argparse.Namespace) -> int:
                 )
                 _check(action)
 
+            async with aiohttp.ClientSession() as session:
+
+                async def floor(i: int) -> None:
+                    async with session.get(f"{fake.url}/speaker/{1 + i % 60}") as response:
+                        await response.read()
+
+                await _timed(5, floor)
+                lat_floor = await _timed(args.samples, floor)
+            rows.append(
+                (
+                    "floor: 1 direct backend GET, no runner",
+                    statistics.median(lat_floor),
+                    _pct(lat_floor, 99),
+                    f"{args.delay_ms} ms + fake's own cost",
+                    "-",
+                    True,
+                )
+            )
             await _timed(5, by_id)
             await _timed(5, by_name)
             lat_id = await _timed(args.samples, by_id)
