@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 import tomllib
@@ -146,3 +147,26 @@ def test_config_passes_the_official_entrypoint_standalone_checks() -> None:
     text = CONFIG_YAML.read_text()
     for pattern in (r"role:\s*data_plane", r"role_data_plane:", r"config_provider:\s*yaml"):
         assert re.search(pattern, text), pattern
+
+
+@pytest.mark.parametrize(
+    ("package", "image"),
+    [("runner_plugins", GATEWAY), ("backend", BACKEND)],
+    ids=["gateway-image", "backend-image"],
+)
+def test_each_image_holds_every_package_its_code_imports(package: str, image: Path) -> None:
+    """Each image copies one package; importing a sibling would fail only inside Docker."""
+    copied = {Path(s).name for sources, _ in _copies(image) for s in sources}
+    assert package in copied
+    siblings = {"backend", "runner_plugins", "gateway", "stack", "tests", "bench"} - copied
+    for source in (ROOT / package).rglob("*.py"):
+        tree = ast.parse(source.read_text(), filename=str(source))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in siblings, f"{source}: imports {name}"
