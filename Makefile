@@ -78,7 +78,7 @@ bench-gateway: $(STAMP)
 # added here when missing.
 COMPOSE ?= docker compose
 
-.PHONY: docker-env docker-up docker-down docker-logs docker-test-integration
+.PHONY: docker-env docker-up docker-down docker-logs docker-test-integration bench-deploy
 
 docker-env: env-file
 	@grep -q '^CONFERENCE_REDIS_PASSWORD=' .env || \
@@ -94,6 +94,10 @@ docker-down:
 
 docker-logs:
 	$(COMPOSE) --env-file .env logs --follow --tail=200
+
+# Runner cold start as APISIX spawns it, and the cost of one gateway health probe (no Docker).
+bench-deploy: $(STAMP)
+	$(PY) bench/deploy_bench.py
 
 # The black-box suite against a freshly started stack; the stack is removed afterwards.
 docker-test-integration: docker-up
