@@ -267,13 +267,16 @@ class HttpRequestView(_ExtraInfoSource):
     __slots__ = ("_table", "id", "conf_token", "_path", "_args", "_headers")
 
     def __init__(self, payload: bytes, exchange: ExtraInfoExchange) -> None:
-        super().__init__(exchange)
-
-        def run() -> tuple[_Table, int, int]:
-            table = _Table.root(payload)
-            return table, table.u32(0), table.u32(6)
-
-        self._table, self.id, self.conf_token = _guard("HTTPReqCall.Req", run)
+        # Hot path: no helper closures here, only the two fields every request needs.
+        self._exchange = exchange
+        self._vars = None
+        self._body = None
+        try:
+            table = self._table = _Table.root(payload)
+            self.id: int = table.u32(0)
+            self.conf_token: int = table.u32(6)
+        except (struct.error, IndexError) as exc:
+            raise DecodeError(f"malformed HTTPReqCall.Req: {exc}") from exc
         self._path: str | None = None
         self._args: list[Entry] | None = None
         self._headers: list[Entry] | None = None
