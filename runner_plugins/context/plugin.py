@@ -189,7 +189,9 @@ def _context(
 
 def _source_error(result: SourceResult, subject: str, request_id: str | None) -> Stop:
     """Map a failed speaker/resolve source to the client-facing status."""
-    logger.warning(
+    # An open breaker refuses every request; one line per refusal would flood the log.
+    logger.log(
+        logging.INFO if result.status == "skipped" else logging.WARNING,
         "context request %s: source %s %s (%s)",
         request_id,
         result.name,

@@ -61,7 +61,7 @@ async def test_slow_source_gives_partial_answer_within_the_budget(
     plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
 ) -> None:
     fake.delay["sessions"] = 5.0
-    conf = conf_for(fake.url, budget_ms=300, call_timeout_ms=2000)
+    conf = conf_for(fake.url, budget_ms=1000, call_timeout_ms=3000)
     started = time.monotonic()
     got = await ask(plugin, conf, "/speaker/1/context")
     elapsed = time.monotonic() - started
@@ -75,13 +75,27 @@ async def test_slow_source_gives_partial_answer_within_the_budget(
     assert got.body["sessions"] == [] and got.body["topics"]
 
 
+async def test_waiting_for_a_concurrency_slot_counts_against_the_budget(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    fake.all_delay = 0.5
+    # One slot: the speaker call (started first) holds it for 500 ms of a 900 ms budget, so the
+    # queued sessions call cannot finish in time and topics never gets the slot.
+    conf = conf_for(fake.url, max_concurrency=1, budget_ms=900, call_timeout_ms=3000)
+    got = await ask(plugin, conf, "/speaker/1/context")
+    assert got.status == 200 and got.body["speaker"]["id"] == 1
+    statuses = {s["name"]: s["status"] for s in got.body["meta"]["sources"]}
+    assert statuses == {"speaker": "ok", "sessions": "timeout", "topics": "timeout"}
+    assert fake.max_in_flight == 1 and fake.calls_to("topics") == 0
+
+
 async def test_per_call_timeout_is_reported_as_such(
     plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
 ) -> None:
     fake.delay["topics"] = 5.0
-    got = await ask(plugin, conf_for(fake.url, call_timeout_ms=200), "/speaker/1/context")
+    got = await ask(plugin, conf_for(fake.url, call_timeout_ms=1000), "/speaker/1/context")
     topics = next(s for s in got.body["meta"]["sources"] if s["name"] == "topics")
-    assert topics["status"] == "timeout" and "200 ms" in topics["error"]
+    assert topics["status"] == "timeout" and "1000 ms" in topics["error"]
     assert got.body["meta"]["missing"] == ["topics"]
 
 
@@ -256,6 +270,22 @@ async def test_lists_are_paginated_past_the_backend_limit(
     assert len(got.body["sessions"]) == len(fake.data["by_speaker"][3]) > 250
     assert fake.calls_to("sessions") == 3  # offsets 0, 100, 200 (pages 2 and 3 concurrently)
     assert got.body["meta"]["truncated"] is False
+
+
+async def test_lists_beyond_the_item_cap_are_reported_not_fetched(
+    plugin: ContextPlugin, conf_for: ConfFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real cap is 1000 items; scaled down (30 items, pages of 10) to keep the test fast.
+    monkeypatch.setattr("runner_plugins.context.backend.MAX_LIST_ITEMS", 30)
+    fake = FakeBackend(data=seed(n_speakers=2, sessions_per_speaker=45), max_limit=10)
+    await fake.start()
+    try:
+        got = await ask(plugin, conf_for(fake.url), "/speaker/2/context")
+    finally:
+        await fake.stop()
+    total = len(fake.data["by_speaker"][2])
+    assert len(got.body["sessions"]) == 30 and fake.calls_to("sessions") == 3
+    assert got.body["meta"]["truncated"] == {"not_fetched": {"sessions": total - 30}}
 
 
 async def test_big_answers_are_trimmed_and_say_so(plugin: ContextPlugin, conf_for: ConfFor) -> None:

@@ -119,7 +119,7 @@ async def test_fault_answers_match_the_spec(
             fake.delay[source] = 5.0
         else:
             fake.fault[source] = kind
-    got = await ask(plugin, make_conf(fake.url, call_timeout_ms=200), "/speaker/1/context")
+    got = await ask(plugin, make_conf(fake.url, call_timeout_ms=1000), "/speaker/1/context")
     assert got.status == status
     check(spec, BY_ID, got)
 
