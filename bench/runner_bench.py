@@ -125,8 +125,13 @@ async def _worker(path: str, connections: int, seconds: float, warmup: float, ca
     frame = encode_frame(
         RpcType.HTTP_REQ_CALL,
         codec.encode_http_req_call(
-            req_id=1, conf_token=token, method="GET", path="/speakers/context",
-            args=ARGS, headers=HEADERS, src_ip="203.0.113.7",
+            req_id=1,
+            conf_token=token,
+            method="GET",
+            path="/speakers/context",
+            args=ARGS,
+            headers=HEADERS,
+            src_ip="203.0.113.7",
         ),
     )
     loop = asyncio.get_running_loop()
@@ -190,8 +195,16 @@ def _rss_mib(pid: int) -> float:
 
 
 def _spawn_runner(path: str, extra: list[str]) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "runner_plugins", "--listen", path,
-           "--plugin", "runner_plugins.examples.static_stop", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "runner_plugins",
+        "--listen",
+        path,
+        "--plugin",
+        "runner_plugins.examples.static_stop",
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT)
     deadline = time.monotonic() + 10
     while not os.path.exists(path):
@@ -206,8 +219,19 @@ def _drive(path: str, connections: int, procs: int, seconds: float, calls: int =
     per = [n for n in per if n]
     workers = [
         subprocess.Popen(
-            [sys.executable, __file__, "--worker", "--socket", path, "--connections", str(n),
-             "--seconds", str(seconds), "--calls", str(calls // len(per) if calls else 0)],
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--socket",
+                path,
+                "--connections",
+                str(n),
+                "--seconds",
+                str(seconds),
+                "--calls",
+                str(calls // len(per) if calls else 0),
+            ],
             stdout=subprocess.PIPE,
         )
         for n in per
@@ -231,6 +255,21 @@ def _drive(path: str, connections: int, procs: int, seconds: float, calls: int =
     }
 
 
+def _report_targets(results: dict[int, dict], growth: float | None) -> int:
+    checks = []
+    if 64 in results:
+        checks.append(("RPC/s at 64 connections >= 20,000", results[64]["rate"] >= 20_000))
+        checks.append(("p99 at 64 connections < 5 ms", results[64]["p99"] < 5))
+    if 256 in results:
+        checks.append(("p99 at 256 connections < 20 ms", results[256]["p99"] < 20))
+    if growth is not None:
+        checks.append(("RSS growth over 1M calls < 10 MiB", growth < 10))
+    print()
+    for label, ok in checks:
+        print(f"target {label}: {'met' if ok else 'MISSED'}")
+    return sum(not ok for _, ok in checks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -241,10 +280,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--levels", default="1,16,64,256")
     parser.add_argument("--procs", type=int, default=2, help="client processes per level (>1 conn)")
-    parser.add_argument("--million", type=int, default=1_000_000,
-                        help="calls for the RSS run at 64 connections (0 skips it)")
-    parser.add_argument("--runner-arg", action="append", default=[],
-                        help="extra runner flag, e.g. --runner-arg=--no-uvloop")
+    parser.add_argument(
+        "--million",
+        type=int,
+        default=1_000_000,
+        help="calls for the RSS run at 64 connections (0 skips it)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--runner-arg",
+        action="append",
+        default=[],
+        help="extra runner flag, e.g. --runner-arg=--no-uvloop",
+    )
     args = parser.parse_args()
     if args.worker:
         worker_main(args)
@@ -253,27 +301,40 @@ def main() -> None:
         path = os.path.join(tmp, "runner.sock")
         runner = _spawn_runner(path, args.runner_arg)
         try:
-            print(f"runner pid {runner.pid}, uvloop={'--no-uvloop' not in args.runner_arg}, "
-                  f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}", flush=True)
+            print(
+                f"runner pid {runner.pid}, uvloop={'--no-uvloop' not in args.runner_arg}, "
+                f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
             print("\n| connections | RPC/s | p50 ms | p99 ms | runner CPU % | client CPU % |")
             print("|---:|---:|---:|---:|---:|---:|")
+            results: dict[int, dict] = {}
             for level in (int(x) for x in args.levels.split(",")):
                 procs = 1 if level == 1 else min(args.procs, level)
                 cpu0 = _proc_cpu(runner.pid)
                 t0 = time.perf_counter()
-                r = _drive(path, level, procs, args.seconds)
+                r = results[level] = _drive(path, level, procs, args.seconds)
                 wall = time.perf_counter() - t0
                 runner_cpu = (_proc_cpu(runner.pid) - cpu0) / wall * 100
-                print(f"| {level} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                      f"{runner_cpu:.0f} | {r['client_cpu'] / r['elapsed'] * 100:.0f} |",
-                      flush=True)
+                print(
+                    f"| {level} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                    f"{runner_cpu:.0f} | {r['client_cpu'] / r['elapsed'] * 100:.0f} |",
+                    flush=True,
+                )
+            growth = None
             if args.million:
                 before = _rss_mib(runner.pid)
                 r = _drive(path, 64, args.procs, 0, calls=args.million)
                 after = _rss_mib(runner.pid)
-                print(f"\nRSS over {r['count']:,} calls at 64 connections: {before:.1f} MiB -> "
-                      f"{after:.1f} MiB ({after - before:+.1f} MiB); {r['rate']:,.0f} RPC/s, "
-                      f"p99 {r['p99']:.2f} ms")
+                growth = after - before
+                print(
+                    f"\nRSS over {r['count']:,} calls at 64 connections: {before:.1f} MiB -> "
+                    f"{after:.1f} MiB ({growth:+.1f} MiB); {r['rate']:,.0f} RPC/s, "
+                    f"p99 {r['p99']:.2f} ms"
+                )
+            missed = _report_targets(results, growth)
+            if missed and args.strict:
+                raise SystemExit(1)
         finally:
             runner.terminate()
             runner.wait(timeout=5)

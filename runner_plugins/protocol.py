@@ -11,6 +11,7 @@ an oversized frame is refused before its payload is buffered.
 
 from __future__ import annotations
 
+import struct
 from enum import IntEnum
 
 from runner_plugins.errors import FrameTooLarge
@@ -27,6 +28,7 @@ __all__ = [
 
 HEADER_SIZE = 4
 MAX_PAYLOAD = (1 << 24) - 1
+_WORD = struct.Struct(">I").unpack_from
 
 
 class RpcType(IntEnum):
@@ -79,6 +81,20 @@ class FrameReader:
     def feed(self, data: bytes) -> None:
         self._buf += data
 
+    def feed_one(self, data: bytes) -> tuple[int, bytes] | None:
+        """Fast path: when nothing is buffered and ``data`` is exactly one whole frame, return
+        it without copying through the buffer; otherwise ``feed`` it and return None.
+
+        :raise FrameTooLarge: as :meth:`next_frame`.
+        """
+        if not self._buf and len(data) >= HEADER_SIZE:
+            word = _WORD(data, 0)[0]
+            length = word & 0xFFFFFF
+            if len(data) == HEADER_SIZE + length and length <= self._max_payload:
+                return word >> 24, data[HEADER_SIZE:]
+        self._buf += data
+        return None
+
     def next_frame(self) -> tuple[int, bytes] | None:
         """The next complete ``(type, payload)``, or None when more bytes are needed.
 
@@ -87,7 +103,7 @@ class FrameReader:
         buf = self._buf
         if len(buf) < HEADER_SIZE:
             return None
-        word = int.from_bytes(buf[:HEADER_SIZE], "big")
+        word = _WORD(buf, 0)[0]
         length = word & 0xFFFFFF
         if length > self._max_payload:
             raise FrameTooLarge(

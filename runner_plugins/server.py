@@ -97,7 +97,18 @@ class _Connection(asyncio.Protocol):
             self._pending.cancel()
 
     def data_received(self, data: bytes) -> None:
-        self._reader.feed(data)
+        if self._task is None and self._pending is None and not self._write_paused:
+            # The common case: an idle connection receives exactly one request frame.
+            try:
+                frame = self._reader.feed_one(data)
+            except ProtocolError as exc:
+                self._drop(f"bad frame: {exc}")
+                return
+            if frame is not None:
+                self._start(*frame)
+                return
+        else:
+            self._reader.feed(data)
         self._process()
 
     def eof_received(self) -> bool | None:
@@ -202,7 +213,8 @@ class _Connection(asyncio.Protocol):
         if self._server.stopping:
             self.close()
             return
-        self._process()
+        if self._reader.buffered or self._read_paused:
+            self._process()
 
     def _exchange(self, payload: bytes) -> asyncio.Future[bytes]:
         """Send an ExtraInfo.Req; the future resolves with APISIX's ExtraInfo.Resp payload."""

@@ -75,3 +75,20 @@ def test_a_configured_limit_is_enforced_from_the_header_alone():
     reader.feed(encode_header(2, 11))  # no payload yet: refused before buffering it
     with pytest.raises(FrameTooLarge):
         reader.next_frame()
+
+
+def test_feed_one_fast_path_agrees_with_the_buffer():
+    reader = FrameReader()
+    whole = encode_frame(2, b"one frame")
+    assert reader.feed_one(whole) == (2, b"one frame")
+    assert reader.at_frame_boundary()
+    # Anything but exactly one whole frame on an empty buffer goes through the buffer.
+    assert reader.feed_one(whole[:5]) is None
+    assert reader.feed_one(whole[5:]) is None  # buffer not empty: appended, not parsed
+    assert reader.next_frame() == (2, b"one frame")
+    assert reader.feed_one(whole + whole) is None
+    assert _drain(reader) == [(2, b"one frame")] * 2
+    limited = FrameReader(max_payload=3)
+    assert limited.feed_one(encode_frame(2, b"four")) is None
+    with pytest.raises(FrameTooLarge):
+        limited.next_frame()
