@@ -101,6 +101,7 @@ class Upstream:
     max_concurrency: int
     cache: SourceCache
     breaker: Breaker
+    warned: bool = False
 
 
 class Backend:
@@ -157,11 +158,13 @@ class Backend:
                 breaker=Breaker(self._clock),
             )
             self._upstreams[conf.backend_url] = state
-        elif state.max_concurrency != conf.max_concurrency or (
-            state.cache.max_entries,
-            state.cache.max_bytes,
-        ) != (conf.cache_max_entries, conf.cache_max_bytes):
+        elif not state.warned and (
+            state.max_concurrency != conf.max_concurrency
+            or (state.cache.max_entries, state.cache.max_bytes)
+            != (conf.cache_max_entries, conf.cache_max_bytes)
+        ):
             # Two caps for one backend would let their sum through; keep the process-wide one.
+            state.warned = True
             logger.warning(
                 "conference-context: conf for %s differs in concurrency/cache bounds; "
                 "keeping the first ones (max_concurrency=%d)",

@@ -380,3 +380,18 @@ async def test_bad_requests_never_reach_the_backend(
     assert fake.calls == []
     if status == 400:
         assert got.body["details"]
+
+
+async def test_one_cap_per_backend_even_when_confs_differ(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.all_delay = 0.02
+    first = conf_for(fake.url, max_concurrency=2, cache_ttl_s=0)
+    second = conf_for(fake.url, max_concurrency=50, cache_ttl_s=0)
+    answers = await asyncio.gather(
+        *(ask(plugin, (first, second)[i % 2], f"/speaker/{1 + i % 8}/context") for i in range(12))
+    )
+    assert all(a.status == 200 for a in answers)
+    assert fake.max_in_flight == 2, "the first conf's cap holds for the whole process"
+    warnings = [r for r in caplog.records if "differs in concurrency" in r.getMessage()]
+    assert len(warnings) == 1
