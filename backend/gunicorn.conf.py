@@ -4,13 +4,19 @@ Strategy: loopback by default and everything overridable from the
 environment. gthread workers keep client connections alive (the gateway and
 the runner reuse pooled connections; sync workers close after each request).
 The database is prepared once in the master (``on_starting``) so workers never
-race to create tables or load the seed.
+race to create tables or load the seed, and the few errors gunicorn answers
+itself are rendered as JSON (:mod:`backend.wire_errors`).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from backend import wire_errors
+
+# gunicorn's own parser errors (bad request line, 414, 431) answer JSON too.
+wire_errors.install()
 
 bind = [os.environ.get("CONFERENCE_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("CONFERENCE_WORKERS", "2"))

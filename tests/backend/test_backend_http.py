@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -125,3 +126,32 @@ def test_feedback_and_surface_over_http(base_url: str) -> None:
         assert manifest["api"]["url"] == "https://gw.example.test/openapi.yaml"
         assert b"https://gw.example.test" in client.get("/openapi.yaml").content
         assert client.get("/logo.png").content.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        pytest.param(b"NOT A REQUEST\r\n\r\n", 400, id="malformed-request-line"),
+        pytest.param(
+            b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, id="uri-too-long"
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 120 + b"\r\n",
+            431,
+            id="too-many-headers",
+        ),
+    ],
+)
+def test_gunicorn_parser_errors_are_json(base_url: str, raw: bytes, status: int) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(raw)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"Content-Type: application/json" in head
+    document = json.loads(body)
+    assert document["status"] == status
+    assert b"aaaa" not in body and b"NOT A" not in body
