@@ -42,6 +42,9 @@ def create_app(
     # Keep the documented key order (id first): easier for people and LLMs.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # werkzeug would answer "//speakers" with an HTML 308 redirect; a plain 404
+    # in our JSON shape is the honest answer for a path we do not serve.
+    app.url_map.merge_slashes = False
     engine = create_db_engine(app.config["DATABASE_URL"])
     seed_path = Path(app.config["SEED_PATH"]) if app.config["SEED_ON_START"] else None
     prepare_database(engine, seed_path)

@@ -10,6 +10,7 @@ itself are rendered as JSON (:mod:`backend.wire_errors`).
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -17,6 +18,12 @@ from backend import wire_errors
 
 # gunicorn's own parser errors (bad request line, 414, 431) answer JSON too.
 wire_errors.install()
+# The app's own loggers (backend.*) go to stderr next to gunicorn's error log;
+# set here, in the master, so forked workers inherit the handler.
+logging.basicConfig(
+    level=os.environ.get("CONFERENCE_LOG_LEVEL", "info").upper(),
+    format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+)
 
 bind = [os.environ.get("CONFERENCE_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("CONFERENCE_WORKERS", "2"))
@@ -25,14 +32,17 @@ threads = int(os.environ.get("CONFERENCE_THREADS", "4"))
 # A request that takes longer than this is stuck: the worker is restarted.
 timeout = int(os.environ.get("CONFERENCE_WORKER_TIMEOUT", "30"))
 graceful_timeout = 10
-# Longer than the gateway's idle timeout would be wasted; shorter breaks reuse.
+# Longer than the gateway's upstream idle timeout (60 s in apisix.yaml), so the
+# gateway closes idle connections first instead of racing a server-side close.
 keepalive = int(os.environ.get("CONFERENCE_KEEPALIVE", "75"))
 # Bounded request line and headers (werkzeug bounds the body: 64 KiB).
 limit_request_line = 4094
 limit_request_fields = 100
 limit_request_field_size = 8190
-# Access log off by default (the gateway logs requests); "-" sends it to stdout.
+# Access log off by default (the gateway logs requests); "-" sends it to stdout,
+# one JSON object per line.
 accesslog = os.environ.get("CONFERENCE_ACCESS_LOG") or None
+logger_class = "backend.access_log.JsonAccessLogger"
 errorlog = "-"
 loglevel = os.environ.get("CONFERENCE_LOG_LEVEL", "info")
 wsgi_app = "backend:create_app()"

@@ -63,8 +63,9 @@ def test_unknown_query_parameters_are_ignored(client: FlaskClient) -> None:
     assert client.get("/speakers?foo=bar&page=9&dayno_=7").get_json() == plain
 
 
-def test_unknown_path_is_json_404(client: FlaskClient) -> None:
-    body = _error(client.get("/no/such/path"), 404)
+@pytest.mark.parametrize("path", ["/no/such/path", "//speakers", "/speakers/", "/speaker/1/"])
+def test_unknown_path_is_json_404(client: FlaskClient, path: str) -> None:
+    body = _error(client.get(path), 404)
     assert body["error"] == "Not Found"
 
 

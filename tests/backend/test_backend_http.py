@@ -26,7 +26,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A gunicorn process; yields its base URL and its combined log file."""
     port = _free_port()
     workdir = tmp_path_factory.mktemp("gunicorn")
     database = workdir / "conference.sqlite3"
@@ -38,6 +39,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         CONFERENCE_DATABASE_URL=f"sqlite:///{database}",
         CONFERENCE_SHARED_SECRET=SECRET,
         CONFERENCE_PUBLIC_URL="https://gw.example.test",
+        CONFERENCE_ACCESS_LOG="-",
     )
     log = workdir / "gunicorn.log"
     with log.open("wb") as sink:
@@ -60,7 +62,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start: {log.read_text()}")
             time.sleep(0.1)
-        yield url
+        yield url, log
     finally:
         print(log.read_text())
         process.terminate()
@@ -69,6 +71,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def base_url(server: tuple[str, Path]) -> str:
+    return server[0]
 
 
 def test_secret_over_http(base_url: str) -> None:
@@ -155,3 +162,20 @@ def test_gunicorn_parser_errors_are_json(base_url: str, raw: bytes, status: int)
     document = json.loads(body)
     assert document["status"] == status
     assert b"aaaa" not in body and b"NOT A" not in body
+
+
+def test_access_log_lines_are_json(server: tuple[str, Path]) -> None:
+    url, log = server
+    agent = 'quote" "injection'
+    httpx.get(f"{url}/speaker/2?probe=access-log", headers={"User-Agent": agent}, timeout=5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [line for line in log.read_text().splitlines() if "access-log" in line]
+        if lines:
+            break
+        time.sleep(0.05)
+    record = json.loads(lines[0])
+    assert record["path"] == "/speaker/2"
+    assert record["query"] == "probe=access-log"
+    assert record["status"] == 401
+    assert record["user_agent"] == agent
