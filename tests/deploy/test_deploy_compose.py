@@ -168,3 +168,13 @@ def test_no_privileged_or_host_networking(services: dict[str, dict[str, Any]]) -
     for name in ("gateway", "backend", "gateway-node", "redis"):
         assert services[name]["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in services[name]["security_opt"], name
+
+
+def test_every_gateway_variable_reaches_nginx_workers_and_the_runner(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # nginx clears the environment of its workers and of the spawned runner except for the
+    # names declared in config.yaml; an undeclared variable would silently not arrive.
+    declared = set(yaml_file(ROOT / "apisix" / "config.yaml")["nginx_config"]["envs"])
+    for name in ("gateway", "gateway-node"):
+        assert set(_environment(services[name])) <= declared, name
