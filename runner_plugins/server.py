@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import stat
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -59,7 +60,7 @@ class _Connection(asyncio.Protocol):
         "_transport",
         "_reader",
         "_task",
-        "_pending",
+        "_waiting",
         "_write_paused",
         "_read_paused",
         "started",
@@ -72,7 +73,9 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._reader = FrameReader()
         self._task: asyncio.Task[bytes] | None = None
-        self._pending: asyncio.Future[bytes] | None = None
+        # ExtraInfo questions sent and not yet answered, oldest first: a plugin may ask several
+        # at once (asyncio.gather) and APISIX answers them in order.
+        self._waiting: deque[asyncio.Future[bytes]] = deque()
         self._write_paused = False
         self._read_paused = False
         self._closed = False
@@ -93,11 +96,12 @@ class _Connection(asyncio.Protocol):
         self._server.forget(self)
         if self._task is not None:
             self._task.cancel()
-        if self._pending is not None and not self._pending.done():
-            self._pending.cancel()
+        for future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
 
     def data_received(self, data: bytes) -> None:
-        if self._task is None and self._pending is None and not self._write_paused:
+        if self._task is None and not self._write_paused:
             # The common case: an idle connection receives exactly one request frame.
             try:
                 frame = self._reader.feed_one(data)
@@ -128,7 +132,7 @@ class _Connection(asyncio.Protocol):
     def _process(self) -> None:
         reader = self._reader
         while not self._closed:
-            if self._pending is not None:
+            if self._waiting:
                 if not self._deliver_extra_info():
                     return
                 continue
@@ -158,13 +162,12 @@ class _Connection(asyncio.Protocol):
         if frame is None:
             return False
         rpc_type, payload = frame
-        pending = self._pending
-        self._pending = None
         if rpc_type != _EXTRA_INFO:
             self._drop(f"expected an ExtraInfo answer, got frame type {rpc_type}")
             return False
-        if pending is not None and not pending.done():
-            pending.set_result(payload)
+        future = self._waiting.popleft()
+        if not future.done():  # a cancelled plugin no longer wants the answer
+            future.set_result(payload)
         return True
 
     def _start(self, rpc_type: int, payload: bytes) -> None:
@@ -191,7 +194,9 @@ class _Connection(asyncio.Protocol):
 
     def _finished(self, task: asyncio.Task[bytes]) -> None:
         self._task = None
-        self._pending = None
+        # Answers still owed by APISIX would arrive after our reply and be read as requests.
+        unanswered = bool(self._waiting)
+        self._waiting.clear()
         if self._closed:
             return
         if task.cancelled():
@@ -210,7 +215,7 @@ class _Connection(asyncio.Protocol):
             else:
                 reply = task.result()
         self._transport.write(reply)  # type: ignore[union-attr]
-        if self._server.stopping:
+        if self._server.stopping or unanswered:
             self.close()
             return
         if self._reader.buffered or self._read_paused:
@@ -222,7 +227,12 @@ class _Connection(asyncio.Protocol):
         if self._closed:
             future.set_exception(ConnectionResetError("APISIX closed the connection"))
             return future
-        self._pending = future
+        if self._task is None:
+            # A plugin kept the request object past its request: this connection may already
+            # carry another exchange, so refuse rather than interleave a stray question.
+            future.set_exception(RuntimeError("ExtraInfo asked after the request finished"))
+            return future
+        self._waiting.append(future)
         self._transport.write(encode_frame(_EXTRA_INFO, payload))  # type: ignore[union-attr]
         return future
 

@@ -63,6 +63,21 @@ class EchoExtra(Plugin[list[str]]):
         return _json_stop({"vars": values, "again": again, "body": body.decode("utf-8")})
 
 
+class GatherExtra(Plugin[None]):
+    """Ask for two vars and the body at once: the questions are pipelined on one connection."""
+
+    name = "gather-extra"
+
+    def parse_conf(self, raw: str) -> None:
+        return None
+
+    async def request_filter(self, conf: None, request: Request) -> Stop:
+        first, second, body = await asyncio.gather(
+            request.var("first"), request.var("second"), request.body()
+        )
+        return _json_stop({"first": first, "second": second, "body": body.decode()})
+
+
 class Boom(Plugin[None]):
     name = "boom"
 
@@ -193,6 +208,7 @@ def plugins() -> list[Plugin[Any]]:
     return [
         EchoRequest(),
         EchoExtra(),
+        GatherExtra(),
         Boom(),
         Tag(),
         StopWith(),

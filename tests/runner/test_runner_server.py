@@ -108,6 +108,39 @@ async def test_extra_info_is_interleaved_and_cached(live: LiveRunner):
     assert [q.kind for q in asked] == ["var", "var", "var", "req_body"]  # each asked once
 
 
+async def test_concurrent_extra_info_questions_are_answered_in_order(live: LiveRunner):
+    async def answer(query: ExtraInfoQuery) -> bytes | None:
+        await asyncio.sleep(0.01)
+        return b"the body" if query.kind == "req_body" else query.name.upper().encode()
+
+    reply = await live.client.http_req_call(
+        [("gather-extra", "")], KEY, method="GET", path="/", extra_info=answer
+    )
+    assert echo(reply) == {"first": "FIRST", "second": "SECOND", "body": "the body"}
+
+
+async def test_deadline_while_waiting_for_extra_info_closes_that_connection(socket_path):
+    server = await start_runner(socket_path, plugins(), request_timeout=0.1)
+    client = RunnerClient(socket_path)
+
+    async def slow_apisix(query: ExtraInfoQuery) -> bytes | None:
+        await asyncio.sleep(1.5)  # longer than the deadline plus one sweep
+        return b"late"
+
+    try:
+        with pytest.raises(RunnerUnavailable) as failed:
+            await client.http_req_call(
+                [("echo-extra", '["x"]')], KEY, method="GET", path="/", extra_info=slow_apisix
+            )
+        assert failed.value.code == ErrorCode.SERVICE_UNAVAILABLE
+        await asyncio.sleep(0.05)
+        assert server.connection_count == 0  # the late answer cannot be misread as a request
+        assert await client.http_req_call([("stop-with", "200")], KEY, method="GET", path="/")
+    finally:
+        await client.close()
+        await server.shutdown()
+
+
 async def test_http_resp_call_with_response_body(live: LiveRunner):
     async def answer(query: ExtraInfoQuery) -> bytes | None:
         return b'{"upstream": true}' if query.kind == "resp_body" else b"10.0.0.1:8000"
