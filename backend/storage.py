@@ -7,10 +7,11 @@ for JSON. Every statement is built ONCE with bind parameters (module constants,
 or a tiny cache keyed by which filters are present), because building a
 SELECT costs more than running it on this data set; user text only ever
 travels as a bound LIKE pattern. A list is always the same few steps,
-whatever its size: ``COUNT`` of the filtered set, the page itself
-(``ORDER BY id LIMIT/OFFSET``) and, for sessions, two ``IN (...)`` queries
-that embed the speakers and topics of the whole page -- so a speaker's
-sessions cost a bounded number of queries (no N+1). Relations are filtered
+whatever its size: the page itself (``ORDER BY id LIMIT/OFFSET``), a
+``COUNT`` of the filtered set only when the page cannot tell the total, and,
+for sessions, two ``IN (...)`` queries that embed the speakers and topics of
+the whole page -- so a speaker's sessions cost a bounded number of queries
+(no N+1). Relations are filtered
 with ``EXISTS``/``IN`` sub-selects so a row never appears twice and the SQL
 stays portable.
 """
@@ -390,11 +391,14 @@ class Store:
 
 
 def _listing(conn: Connection, query: _ListQuery, params: dict[str, Any], page: Page) -> Listing:
-    total = conn.execute(query.count, params).scalar_one()
-    if total <= page.offset:
-        return Listing([], int(total), page)
     rows = conn.execute(query.page, {**params, "limit": page.limit, "offset": page.offset})
-    return Listing([dict(row._mapping) for row in rows], int(total), page)
+    items = [dict(row._mapping) for row in rows]
+    # A page that is neither full nor past the end tells the total by itself:
+    # COUNT is only needed for a full page or an empty page after an offset.
+    if 0 < len(items) < page.limit or (not items and page.offset == 0):
+        return Listing(items, page.offset + len(items), page)
+    total = conn.execute(query.count, params).scalar_one()
+    return Listing(items, int(total), page)
 
 
 def _embed(conn: Connection, items: list[Item]) -> list[Item]:

@@ -48,6 +48,8 @@ def test_list_speakers_defaults(client: FlaskClient) -> None:
         pytest.param("limit=10&offset=60", [61, 62, 63, 64], id="last-partial-page"),
         pytest.param("limit=100", list(range(1, 65)), id="max-limit"),
         pytest.param("limit=1&offset=63", [64], id="last-item"),
+        pytest.param("limit=32&offset=32", list(range(33, 65)), id="exactly-full-last-page"),
+        pytest.param("limit=64", list(range(1, 65)), id="one-full-page"),
         pytest.param("offset=64", [], id="offset-at-end"),
         pytest.param("offset=1000", [], id="offset-past-end"),
         pytest.param("limit=", list(range(1, 51)), id="empty-limit-is-default"),
