@@ -80,16 +80,13 @@ class SourceResult:
 
 
 class _SourceFailure(Exception):
-    """A failed call, already classified; ``unhealthy`` feeds the circuit breaker."""
+    """A failed call, already classified (and, when it was the backend's fault, counted)."""
 
-    def __init__(
-        self, status: Status, message: str, http_status: int | None = None, unhealthy: bool = True
-    ) -> None:
+    def __init__(self, status: Status, message: str, http_status: int | None = None) -> None:
         super().__init__(message)
         self.status: Status = status
         self.message = message
         self.http_status = http_status
-        self.unhealthy = unhealthy
 
 
 @dataclass(slots=True)
@@ -295,9 +292,10 @@ class Fetcher:
         if status >= 500:
             raise self._failure("error", f"backend answered HTTP {status}", status)
         if status != 200:
-            # An answer, not a sick backend: 404 is "no such speaker", 401/403 a secret mismatch.
+            # An answer, not a sick backend (so the breaker does not count it): 404 is "no such
+            # speaker", 401/403 a secret mismatch.
             reason = "not found" if status == 404 else f"backend answered HTTP {status}"
-            raise _SourceFailure("error", reason, status, unhealthy=False)
+            raise _SourceFailure("error", reason, status)
         try:
             value = json.loads(body)
         except ValueError:
