@@ -4,6 +4,7 @@ Commands:
   up [--detach]        generate .env on first run, start backend, runner and gateway, print
                        the URLs and the API key; foreground until Ctrl-C unless --detach
   down                 stop a running stack (the one recorded under --state-dir)
+  env                  create .env (fresh secrets) or add missing secrets, then exit
   status               print the state file
   logs [--follow]      the last lines of every component's log
   backend stop|start   stop/start only the backend (the integration suite's fault hook)
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the stack")
     up.add_argument("--detach", action="store_true", help="return once the stack is ready")
     sub.add_parser("down", help="stop the stack")
+    sub.add_parser("env", help="create .env with fresh secrets (or add missing ones) and exit")
     sub.add_parser("status", help="print the stack's state")
     logs = sub.add_parser("logs", help="show the component logs")
     logs.add_argument("--follow", "-f", action="store_true")
@@ -315,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _up(settings)
     if args.command == "down":
         return _down(settings)
+    if args.command == "env":
+        ensure_env_file(settings.env_file)
+        print(f"{settings.env_file} holds the stack's secrets (mode 0600)")
+        return 0
     if args.command == "status":
         state = read_state(settings)
         print(json.dumps(state, indent=2) if state else "no local stack is running")
