@@ -395,3 +395,18 @@ async def test_one_cap_per_backend_even_when_confs_differ(
     assert fake.max_in_flight == 2, "the first conf's cap holds for the whole process"
     warnings = [r for r in caplog.records if "differs in concurrency" in r.getMessage()]
     assert len(warnings) == 1
+
+
+async def test_cache_hits_are_served_while_the_breaker_is_open(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    conf = conf_for(fake.url, cache_ttl_s=30, breaker_failures=1, breaker_reset_s=60)
+    assert (await ask(plugin, conf, "/speaker/1/context")).status == 200
+    fake.fault["speaker"] = "500"
+    assert (await ask(plugin, conf, "/speaker/2/context")).status == 502
+    calls = len(fake.calls)
+    cached = await ask(plugin, conf, "/speaker/1/context")
+    assert cached.status == 200 and cached.body["meta"]["complete"] is True
+    assert all(s["cached"] for s in cached.body["meta"]["sources"])
+    refused = await ask(plugin, conf, "/speaker/3/context")
+    assert refused.status == 503 and len(fake.calls) == calls
