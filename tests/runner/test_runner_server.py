@@ -19,7 +19,7 @@ from runner_plugins.protocol import MAX_PAYLOAD, ErrorCode, RpcType, encode_fram
 
 from . import oracle
 from .conftest import LiveRunner, start_runner
-from .helper_plugins import plugins
+from .helper_plugins import Noop, plugins
 
 KEY = "route#1#ext-plugin-pre-req#1"
 
@@ -400,3 +400,57 @@ async def test_expired_conf_answers_not_found_then_reprepares(socket_path):
     finally:
         await client.close()
         await server.shutdown()
+
+
+async def test_lazy_decode_failure_inside_a_plugin_closes_only_that_connection(live: LiveRunner):
+    path = live.server.config.socket_path
+    reader, writer = await open_raw(path)
+    token = await raw_prepare(reader, writer, [("echo-request", "")])
+    payload = bytearray(
+        codec.encode_http_req_call(
+            req_id=3, conf_token=token, method="GET", path="/", headers=[("a", "b")]
+        )
+    )
+    # Make the last string (the header value "b", length 1) claim 10**6 bytes: id, token and
+    # path still decode, so the damage surfaces only when the plugin reads the headers.
+    vector = payload.rfind(b"\x01\x00\x00\x00")
+    assert codec.HttpRequestView(bytes(payload), None).path == "/"  # type: ignore[arg-type]
+    payload[vector : vector + 4] = (10**6).to_bytes(4, "little")
+    writer.write(encode_frame(RpcType.HTTP_REQ_CALL, bytes(payload)))
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    await close(writer)
+    reply = await live.client.http_req_call([("echo-request", "")], KEY, method="GET", path="/ok")
+    assert echo(reply)["path"] == "/ok"
+
+
+async def test_connection_limit(socket_path):
+    server = await start_runner(socket_path, plugins(), max_connections=2)
+    try:
+        conns = [await open_raw(socket_path) for _ in range(2)]
+        for reader, writer in conns:
+            await raw_prepare(reader, writer, [("noop", "")])
+        reader, writer = await open_raw(socket_path)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # the third is refused
+        await close(writer)
+        for _, open_writer in conns:
+            await close(open_writer)
+    finally:
+        await server.shutdown()
+
+
+async def test_plugin_lifecycle_runs_on_the_serving_loop(socket_path):
+    events: list[tuple[str, asyncio.AbstractEventLoop]] = []
+
+    class Lifecycle(Noop):
+        name = "lifecycle"
+
+        async def startup(self) -> None:
+            events.append(("startup", asyncio.get_running_loop()))
+
+        async def shutdown(self) -> None:
+            events.append(("shutdown", asyncio.get_running_loop()))
+
+    server = await start_runner(socket_path, [Lifecycle()])
+    assert events == [("startup", asyncio.get_running_loop())]
+    await server.shutdown()
+    assert [name for name, _ in events] == ["startup", "shutdown"]
