@@ -454,3 +454,55 @@ async def test_plugin_lifecycle_runs_on_the_serving_loop(socket_path):
     assert events == [("startup", asyncio.get_running_loop())]
     await server.shutdown()
     assert [name for name, _ in events] == ["startup", "shutdown"]
+
+
+async def test_client_pool_keeps_at_most_max_idle(live: LiveRunner):
+    client = RunnerClient(live.server.config.socket_path, max_idle=4)
+    try:
+        replies = await asyncio.gather(
+            *(
+                client.http_req_call([("slow", "0.05")], KEY, method="GET", path="/")
+                for _ in range(10)
+            )
+        )
+        assert len(replies) == 10 and len(client._idle) == 4
+        await asyncio.sleep(0.05)
+        assert live.server.connection_count == 4  # the other six were closed by the client
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (encode_frame(RpcType.HTTP_RESP_CALL, b""), "expected a type 2 reply, got type 4"),
+        (None, "did not answer within"),
+        (encode_frame(RpcType.HTTP_REQ_CALL, b"\x00\x00"), "undecodable reply"),
+    ],
+)
+async def test_client_turns_misbehaving_runners_into_unavailable(socket_path, reply, message):
+    handlers: list[asyncio.Task[None]] = []
+
+    async def faulty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            while True:
+                rpc_type, _ = await read_frame(reader)
+                if rpc_type == RpcType.PREPARE_CONF:
+                    writer.write(codec.encode_prepare_conf_reply(1))
+                elif reply is not None:
+                    writer.write(reply)
+        except (asyncio.IncompleteReadError, TimeoutError):
+            pass
+        await close(writer)
+
+    fake = await asyncio.start_unix_server(faulty, socket_path)
+    client = RunnerClient(socket_path, read_timeout=0.2)
+    try:
+        with pytest.raises(RunnerUnavailable, match=message):
+            await client.http_req_call([("x", "")], KEY, method="GET", path="/")
+        assert len(client._idle) == 0  # the connection that failed is not reused
+    finally:
+        await client.close()
+        fake.close()
+        await asyncio.wait(handlers, timeout=6)
