@@ -1,38 +1,30 @@
-"""Database access for the Conference API: engine setup and every query.
+"""Database access for the Conference API: the engine and the :class:`Store`.
 
 Strategy: one :class:`Store` per app (``app.extensions["store"]``) wrapping a
 SQLAlchemy engine built by :func:`create_db_engine` in the app factory, never
-at import time. Reads are SQLAlchemy Core SELECTs returning plain dicts ready
-for JSON. Every statement is built ONCE with bind parameters (module constants,
-or a tiny cache keyed by which filters are present), because building a
-SELECT costs more than running it on this data set; user text only ever
-travels as a bound LIKE pattern. A list is always the same few steps,
-whatever its size: the page itself (``ORDER BY id LIMIT/OFFSET``), a
-``COUNT`` of the filtered set only when the page cannot tell the total, and,
-for sessions, two ``IN (...)`` queries that embed the speakers and topics of
-the whole page -- so a speaker's sessions cost a bounded number of queries
-(no N+1). Relations are filtered
-with ``EXISTS``/``IN`` sub-selects so a row never appears twice and the SQL
-stays portable.
+at import time. It runs the prebuilt statements of :mod:`backend.queries` and
+returns plain dicts ready for JSON. A list is always the same few steps,
+whatever its size: the page itself (``ORDER BY id LIMIT/OFFSET``), a ``COUNT``
+of the filtered set only when the page cannot tell the total, and, for
+sessions, two ``IN (...)`` queries that embed the speakers and topics of the
+whole page -- so a speaker's sessions cost a bounded number of queries (no
+N+1).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from flask import abort, current_app
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     Select,
-    bindparam,
     create_engine,
     event,
     func,
@@ -42,34 +34,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from backend.folding import LIKE_ESCAPE, contains_pattern
+from backend import queries
+from backend.folding import contains_pattern
 from backend.schema import (
     feedback,
     metadata,
-    session_speakers,
-    session_topics,
-    sessions,
-    speakers,
-    topics,
 )
 
 logger = logging.getLogger(__name__)
 
 Item = dict[str, Any]
 T = TypeVar("T")
-
-_SPEAKER_COLUMNS = (speakers.c.id, speakers.c.name, speakers.c.company, speakers.c.bio)
-_TOPIC_COLUMNS = (topics.c.id, topics.c.name, topics.c.description)
-_SESSION_COLUMNS = (
-    sessions.c.id,
-    sessions.c.title,
-    sessions.c.abstract,
-    sessions.c.day,
-    sessions.c.start_time.label("start"),
-    sessions.c.end_time.label("end"),
-    sessions.c.room,
-    sessions.c.level,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +89,7 @@ def create_db_engine(url: str) -> Engine:
         if not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # timeout: seconds a writer waits for SQLite's lock instead of failing.
-        engine = create_engine(parsed, connect_args={"timeout": 5})
+        engine = create_engine(parsed, connect_args={"timeout": 5}, pool_timeout=5)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -130,145 +105,6 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
-# -- statements (built once; see the module docstring) ----------------------
-
-_SPEAKER_BY_ID = select(*_SPEAKER_COLUMNS).where(speakers.c.id == bindparam("id"))
-_SESSION_BY_ID = select(*_SESSION_COLUMNS).where(sessions.c.id == bindparam("id"))
-_TOPIC_BY_ID = select(*_TOPIC_COLUMNS).where(topics.c.id == bindparam("id"))
-_SPEAKER_EXISTS = select(speakers.c.id).where(speakers.c.id == bindparam("id"))
-_SESSION_EXISTS = select(sessions.c.id).where(sessions.c.id == bindparam("id"))
-_TOPIC_EXISTS = select(topics.c.id).where(topics.c.id == bindparam("id"))
-_EMBED_SPEAKERS = (
-    select(session_speakers.c.session_id, speakers.c.id, speakers.c.name)
-    .join(speakers, speakers.c.id == session_speakers.c.speaker_id)
-    .where(session_speakers.c.session_id.in_(bindparam("ids", expanding=True)))
-    .order_by(session_speakers.c.session_id, speakers.c.id)
-)
-_EMBED_TOPICS = (
-    select(session_topics.c.session_id, topics.c.id, topics.c.name)
-    .join(topics, topics.c.id == session_topics.c.topic_id)
-    .where(session_topics.c.session_id.in_(bindparam("ids", expanding=True)))
-    .order_by(session_topics.c.session_id, topics.c.id)
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _ListQuery:
-    """COUNT and page statements of one filtered, id-ordered list."""
-
-    count: Select[Any]
-    page: Select[Any]
-
-
-def _list_query(columns: Sequence[Any], order: Any, *where: ColumnElement[bool]) -> _ListQuery:
-    base = select(*columns).where(*where)
-    return _ListQuery(
-        count=select(func.count()).select_from(base.subquery()),
-        page=base.order_by(order).limit(bindparam("limit")).offset(bindparam("offset")),
-    )
-
-
-def _name_like(column: Any) -> ColumnElement[bool]:
-    return cast(ColumnElement[bool], column.like(bindparam("name"), escape=LIKE_ESCAPE))
-
-
-def _session_on_day() -> ColumnElement[bool]:
-    return sessions.c.day == bindparam("day")
-
-
-_SPEAKER_SESSIONS = _list_query(
-    _SESSION_COLUMNS,
-    sessions.c.id,
-    sessions.c.id.in_(
-        select(session_speakers.c.session_id).where(
-            session_speakers.c.speaker_id == bindparam("parent")
-        )
-    ),
-)
-_SPEAKER_TOPICS = _list_query(
-    _TOPIC_COLUMNS,
-    topics.c.id,
-    topics.c.id.in_(
-        select(session_topics.c.topic_id)
-        .join(session_speakers, session_speakers.c.session_id == session_topics.c.session_id)
-        .where(session_speakers.c.speaker_id == bindparam("parent"))
-    ),
-)
-_SESSION_TOPICS = _list_query(
-    _TOPIC_COLUMNS,
-    topics.c.id,
-    topics.c.id.in_(
-        select(session_topics.c.topic_id).where(session_topics.c.session_id == bindparam("parent"))
-    ),
-)
-_TOPIC_SPEAKERS = _list_query(
-    _SPEAKER_COLUMNS,
-    speakers.c.id,
-    speakers.c.id.in_(
-        select(session_speakers.c.speaker_id)
-        .join(session_topics, session_topics.c.session_id == session_speakers.c.session_id)
-        .where(session_topics.c.topic_id == bindparam("parent"))
-    ),
-)
-_TOPIC_SESSIONS = _list_query(
-    _SESSION_COLUMNS,
-    sessions.c.id,
-    sessions.c.id.in_(
-        select(session_topics.c.session_id).where(session_topics.c.topic_id == bindparam("parent"))
-    ),
-)
-
-
-@cache
-def _speaker_list(by_name: bool, by_day: bool) -> _ListQuery:
-    where: list[ColumnElement[bool]] = []
-    if by_name:
-        where.append(_name_like(speakers.c.search_name))
-    if by_day:
-        talks_that_day = (
-            select(session_speakers.c.speaker_id)
-            .join(sessions, sessions.c.id == session_speakers.c.session_id)
-            .where(_session_on_day())
-        )
-        where.append(speakers.c.id.in_(talks_that_day))
-    return _list_query(_SPEAKER_COLUMNS, speakers.c.id, *where)
-
-
-@cache
-def _session_list(by_name: bool, by_day: bool, by_keyword: bool) -> _ListQuery:
-    where: list[ColumnElement[bool]] = []
-    if by_name:
-        named = (
-            select(session_speakers.c.session_id)
-            .join(speakers, speakers.c.id == session_speakers.c.speaker_id)
-            .where(_name_like(speakers.c.search_name))
-        )
-        where.append(sessions.c.id.in_(named))
-    if by_day:
-        where.append(_session_on_day())
-    if by_keyword:
-        where.append(
-            cast(
-                ColumnElement[bool],
-                sessions.c.search_text.like(bindparam("keyword"), escape=LIKE_ESCAPE),
-            )
-        )
-    return _list_query(_SESSION_COLUMNS, sessions.c.id, *where)
-
-
-@cache
-def _topic_list(by_day: bool) -> _ListQuery:
-    where: list[ColumnElement[bool]] = []
-    if by_day:
-        that_day = (
-            select(session_topics.c.topic_id)
-            .join(sessions, sessions.c.id == session_topics.c.session_id)
-            .where(_session_on_day())
-        )
-        where.append(topics.c.id.in_(that_day))
-    return _list_query(_TOPIC_COLUMNS, topics.c.id, *where)
-
-
 class Store:
     """Every read and write the HTTP layer needs, returning JSON-ready dicts."""
 
@@ -278,25 +114,27 @@ class Store:
     # -- speakers -----------------------------------------------------------
 
     def speaker(self, speaker_id: int) -> Item | None:
-        return self._one(_SPEAKER_BY_ID, speaker_id)
+        return self._one(queries.SPEAKER_BY_ID, speaker_id)
 
     def speakers(self, page: Page, name: str | None = None, day: int | None = None) -> Listing:
-        query = _speaker_list(bool(name), day is not None)
+        query = queries.speaker_list(bool(name), day is not None)
         params = {"name": contains_pattern(name) if name else None, "day": day}
         with self.engine.connect() as conn:
             return _listing(conn, query, params, page)
 
     def speaker_sessions(self, speaker_id: int, page: Page) -> Listing | None:
-        return self._children(_SPEAKER_SESSIONS, _SPEAKER_EXISTS, speaker_id, page, embed=True)
+        return self._children(
+            queries.SPEAKER_SESSIONS, queries.SPEAKER_EXISTS, speaker_id, page, embed=True
+        )
 
     def speaker_topics(self, speaker_id: int, page: Page) -> Listing | None:
-        return self._children(_SPEAKER_TOPICS, _SPEAKER_EXISTS, speaker_id, page)
+        return self._children(queries.SPEAKER_TOPICS, queries.SPEAKER_EXISTS, speaker_id, page)
 
     # -- sessions -----------------------------------------------------------
 
     def session(self, session_id: int) -> Item | None:
         with self.engine.connect() as conn:
-            row = conn.execute(_SESSION_BY_ID, {"id": session_id}).first()
+            row = conn.execute(queries.SESSION_BY_ID, {"id": session_id}).first()
             if row is None:
                 return None
             return _embed(conn, [dict(row._mapping)])[0]
@@ -308,7 +146,7 @@ class Store:
         day: int | None = None,
         keyword: str | None = None,
     ) -> Listing:
-        query = _session_list(bool(name), day is not None, bool(keyword))
+        query = queries.session_list(bool(name), day is not None, bool(keyword))
         params = {
             "name": contains_pattern(name) if name else None,
             "day": day,
@@ -319,14 +157,14 @@ class Store:
             return Listing(_embed(conn, listing.items), listing.total, page)
 
     def session_topics(self, session_id: int, page: Page) -> Listing | None:
-        return self._children(_SESSION_TOPICS, _SESSION_EXISTS, session_id, page)
+        return self._children(queries.SESSION_TOPICS, queries.SESSION_EXISTS, session_id, page)
 
     def add_feedback(
         self, session_id: int, rating: int, comment: str, created_at: datetime
     ) -> Item | None:
         """Store feedback for a session; None when the session does not exist."""
         with self.engine.begin() as conn:
-            if conn.execute(_SESSION_EXISTS, {"id": session_id}).first() is None:
+            if conn.execute(queries.SESSION_EXISTS, {"id": session_id}).first() is None:
                 return None
             result = conn.execute(
                 insert(feedback).values(
@@ -345,17 +183,19 @@ class Store:
     # -- topics -------------------------------------------------------------
 
     def topic(self, topic_id: int) -> Item | None:
-        return self._one(_TOPIC_BY_ID, topic_id)
+        return self._one(queries.TOPIC_BY_ID, topic_id)
 
     def topics(self, page: Page, day: int | None = None) -> Listing:
         with self.engine.connect() as conn:
-            return _listing(conn, _topic_list(day is not None), {"day": day}, page)
+            return _listing(conn, queries.topic_list(day is not None), {"day": day}, page)
 
     def topic_speakers(self, topic_id: int, page: Page) -> Listing | None:
-        return self._children(_TOPIC_SPEAKERS, _TOPIC_EXISTS, topic_id, page)
+        return self._children(queries.TOPIC_SPEAKERS, queries.TOPIC_EXISTS, topic_id, page)
 
     def topic_sessions(self, topic_id: int, page: Page) -> Listing | None:
-        return self._children(_TOPIC_SESSIONS, _TOPIC_EXISTS, topic_id, page, embed=True)
+        return self._children(
+            queries.TOPIC_SESSIONS, queries.TOPIC_EXISTS, topic_id, page, embed=True
+        )
 
     def count(self, table: str) -> int:
         """Rows in one of the schema's tables (operator commands, not the API)."""
@@ -372,7 +212,7 @@ class Store:
 
     def _children(
         self,
-        query: _ListQuery,
+        query: queries.ListQuery,
         parent_exists: Select[Any],
         parent: int,
         page: Page,
@@ -390,7 +230,9 @@ class Store:
             return listing
 
 
-def _listing(conn: Connection, query: _ListQuery, params: dict[str, Any], page: Page) -> Listing:
+def _listing(
+    conn: Connection, query: queries.ListQuery, params: dict[str, Any], page: Page
+) -> Listing:
     rows = conn.execute(query.page, {**params, "limit": page.limit, "offset": page.offset})
     items = [dict(row._mapping) for row in rows]
     # A page that is neither full nor past the end tells the total by itself:
@@ -410,9 +252,9 @@ def _embed(conn: Connection, items: list[Item]) -> list[Item]:
     for item in items:
         item["speakers"] = []
         item["topics"] = []
-    for session_id, speaker_id, name in conn.execute(_EMBED_SPEAKERS, {"ids": ids}):
+    for session_id, speaker_id, name in conn.execute(queries.EMBED_SPEAKERS, {"ids": ids}):
         by_id[session_id]["speakers"].append({"id": speaker_id, "name": name})
-    for session_id, topic_id, name in conn.execute(_EMBED_TOPICS, {"ids": ids}):
+    for session_id, topic_id, name in conn.execute(queries.EMBED_TOPICS, {"ids": ids}):
         by_id[session_id]["topics"].append({"id": topic_id, "name": name})
     return items
 

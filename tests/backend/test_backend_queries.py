@@ -92,7 +92,7 @@ def test_every_statement_compiles_for_postgresql() -> None:
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateIndex, CreateTable
 
-    from backend import storage
+    from backend import queries
     from backend.schema import metadata
 
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -100,21 +100,21 @@ def test_every_statement_compiles_for_postgresql() -> None:
         assert "CREATE TABLE" in str(CreateTable(table).compile(dialect=dialect))
         for index in table.indexes:
             str(CreateIndex(index).compile(dialect=dialect))
-    queries = [
-        storage._SPEAKER_SESSIONS,
-        storage._SPEAKER_TOPICS,
-        storage._SESSION_TOPICS,
-        storage._TOPIC_SPEAKERS,
-        storage._TOPIC_SESSIONS,
+    lists = [
+        queries.SPEAKER_SESSIONS,
+        queries.SPEAKER_TOPICS,
+        queries.SESSION_TOPICS,
+        queries.TOPIC_SPEAKERS,
+        queries.TOPIC_SESSIONS,
     ]
-    queries += [storage._speaker_list(*flags) for flags in product((False, True), repeat=2)]
-    queries += [storage._session_list(*flags) for flags in product((False, True), repeat=3)]
-    queries += [storage._topic_list(flag) for flag in (False, True)]
-    for query in queries:
+    lists += [queries.speaker_list(*flags) for flags in product((False, True), repeat=2)]
+    lists += [queries.session_list(*flags) for flags in product((False, True), repeat=3)]
+    lists += [queries.topic_list(flag) for flag in (False, True)]
+    for query in lists:
         for statement in (query.count, query.page):
             sql = str(statement.compile(dialect=dialect))
             assert "%(" in sql or "count" in sql.lower()
             assert "pragma" not in sql.lower() and "glob" not in sql.lower()
-    keyword = str(storage._session_list(False, False, True).page.compile(dialect=dialect))
+    keyword = str(queries.session_list(False, False, True).page.compile(dialect=dialect))
     assert "LIKE" in keyword and "ESCAPE" in keyword
     assert "LIMIT %(limit)s OFFSET %(offset)s" in keyword
