@@ -100,8 +100,9 @@ class RunnerClient:
                 src_ip=src_ip,
             )
 
-        payload = await self._with_token(conf, key, RpcType.HTTP_REQ_CALL, build, extra_info)
-        return self._decode(codec.decode_req_call_reply, payload)
+        return await self._with_token(
+            conf, key, RpcType.HTTP_REQ_CALL, build, extra_info, codec.decode_req_call_reply
+        )
 
     async def http_resp_call(
         self,
@@ -120,8 +121,9 @@ class RunnerClient:
                 req_id=request_id, conf_token=token, status=status, headers=headers
             )
 
-        payload = await self._with_token(conf, key, RpcType.HTTP_RESP_CALL, build, extra_info)
-        return self._decode(codec.decode_resp_call_reply, payload)
+        return await self._with_token(
+            conf, key, RpcType.HTTP_RESP_CALL, build, extra_info, codec.decode_resp_call_reply
+        )
 
     async def close(self) -> None:
         self._closed = True
@@ -139,11 +141,12 @@ class RunnerClient:
         rpc_type: RpcType,
         build: Callable[[int], bytes],
         extra_info: ExtraInfoHandler | None,
-    ) -> bytes:
+        decode: Callable[[bytes], _T],
+    ) -> _T:
         for attempt in range(1, _TRIES + 1):
             token = await self._token(conf, key)
             try:
-                return await self._call(rpc_type, build(token), extra_info)
+                return await self._call(rpc_type, build(token), extra_info, decode)
             except _TokenNotFound:
                 # APISIX flushes every cached token (not only this one) and retries.
                 logger.warning("conf token %d not found (try %d); re-preparing", token, attempt)
@@ -158,21 +161,29 @@ class RunnerClient:
             return token
         payload = codec.encode_prepare_conf(conf, key)
         try:
-            reply = await self._call(RpcType.PREPARE_CONF, payload, None)
+            token = await self._call(
+                RpcType.PREPARE_CONF, payload, None, codec.decode_prepare_conf_reply
+            )
         except _TokenNotFound:
             raise RunnerUnavailable(
                 "PrepareConf answered conf token not found", code=ErrorCode.CONF_TOKEN_NOT_FOUND
             ) from None
-        token = self._decode(codec.decode_prepare_conf_reply, reply)
         if len(self._tokens) >= _MAX_TOKENS:
             self._tokens.clear()
         self._tokens[key] = token
         return token
 
     async def _call(
-        self, rpc_type: RpcType, payload: bytes, extra_info: ExtraInfoHandler | None
-    ) -> bytes:
-        """Send one request frame, answer ExtraInfo, return the final reply payload."""
+        self,
+        rpc_type: RpcType,
+        payload: bytes,
+        extra_info: ExtraInfoHandler | None,
+        decode: Callable[[bytes], _T],
+    ) -> _T:
+        """Send one request frame, answer ExtraInfo, return the decoded final reply.
+
+        The connection goes back to the pool only after a fully successful exchange.
+        """
         try:
             frame = encode_frame(rpc_type, payload)
         except ProtocolError as exc:
@@ -197,12 +208,13 @@ class RunnerClient:
                     raise RunnerUnavailable(
                         f"expected a type {int(rpc_type)} reply, got type {reply_type}"
                     )
+                result = self._decode(decode, reply)
                 reusable = True
-                return reply
+                return result
+        except TimeoutError as exc:  # before OSError, of which it is a subclass
+            raise RunnerUnavailable(f"runner did not answer within {self.read_timeout} s") from exc
         except (OSError, asyncio.IncompleteReadError) as exc:
             raise RunnerUnavailable(f"runner connection failed: {exc!r}") from exc
-        except TimeoutError as exc:
-            raise RunnerUnavailable(f"runner did not answer within {self.read_timeout} s") from exc
         finally:
             self._release(connection, reusable)
 
