@@ -565,6 +565,7 @@ def _rewrite_fields(rewrite: Rewrite) -> list[_Field]:
 _EMPTY_REPLY = _IdTemplate(RpcType.HTTP_REQ_CALL, [("u32", 0)])
 _STOP_TEMPLATES: dict[int, tuple[Stop, _IdTemplate]] = {}
 _STOP_TEMPLATES_MAX = 256
+_STOP_TEMPLATE_MAX_BODY = 4096  # so the cache holds at most ~1 MiB of bodies
 
 
 def _stop_template(stop: Stop) -> _IdTemplate:
@@ -591,6 +592,13 @@ def encode_req_call_reply(req_id: int, action: Stop | Rewrite | None) -> bytes:
     if action is None:
         return _EMPTY_REPLY.render(req_id)
     if isinstance(action, Stop):
+        if len(action.body) > _STOP_TEMPLATE_MAX_BODY:
+            # Large bodies are usually built per request: a template would only add a copy
+            # and keep the body alive in the cache.
+            payload = _encode(
+                [("u32", req_id), ("u8", _ACTION_STOP), ("table", _stop_fields(action))]
+            )
+            return _frame(RpcType.HTTP_REQ_CALL, payload)
         return _stop_template(action).render(req_id)
     payload = _encode(
         [("u32", req_id), ("u8", _ACTION_REWRITE), ("table", _rewrite_fields(action))]

@@ -168,11 +168,13 @@ def test_empty_reply_has_no_action(req_id):
     assert codec.decode_req_call_reply(payload) is None
 
 
-def test_stop_template_splices_each_id():
-    stop = Stop(status=201, body=b"same object, many requests")
+@pytest.mark.parametrize("size", [0, 26, 4096, 4097, 70000])
+def test_stop_reused_across_requests_keeps_each_id(size):
+    stop = Stop(status=201, headers=(("a", "b"),), body=b"x" * size)  # both sides of 4 KiB
     for req_id in (0, 1, 2**32 - 1, 77):
         read = oracle.read_req_call_reply(codec.encode_req_call_reply(req_id, stop)[4:])
         assert read["id"] == req_id and read["status"] == 201
+        assert (read["body"] or b"") == stop.body and read["headers"] == [("a", "b")]
 
 
 @FAST
