@@ -34,7 +34,8 @@ def parse_feedback(request: Request) -> Feedback:
     raw = request.get_data(cache=False)
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    # RecursionError: 64 KiB of "[[[[..." nests deeper than the decoder allows.
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationError({"body": "must be a JSON object"}, "Malformed JSON body.") from None
     if not isinstance(document, dict):
         raise ValidationError({"body": "must be a JSON object"})

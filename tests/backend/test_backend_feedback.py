@@ -78,6 +78,7 @@ def test_invalid_feedback_is_400(
         pytest.param(b"[1, 2]", id="array"),
         pytest.param(b'"text"', id="string"),
         pytest.param(b"\xff\xfe", id="not-utf8"),
+        pytest.param(b"[" * 30000 + b"]" * 30000, id="deeply-nested"),
     ],
 )
 def test_body_must_be_a_json_object(client: FlaskClient, raw: bytes) -> None:
