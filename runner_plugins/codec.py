@@ -178,11 +178,34 @@ class _Table:
         count = _U32(buf, at)[0]
         if at + 4 + 4 * count > len(buf):
             raise DecodeError(f"vector at {at} runs past the end of the payload")
+        size = len(buf)
         out: list[Entry] = []
-        for i in range(count):
-            item = at + 4 + 4 * i
-            entry = _Table(buf, item + _U32(buf, item)[0])
-            out.append((entry.string(0) or "", entry.string(1)))
+        # Unrolled TextEntry reads: headers are the bulk of a request, and a _Table object per
+        # entry costs more than the reads themselves.
+        for item in range(at + 4, at + 4 + 4 * count, 4):
+            table = item + _U32(buf, item)[0]
+            vtable = table - _I32(buf, table)[0]
+            if vtable < 0:
+                raise DecodeError(f"table at {table} has its vtable outside the payload")
+            vt_size = _U16(buf, vtable)[0]
+            name_at = _U16(buf, vtable + 4)[0] if vt_size > 4 else 0
+            value_at = _U16(buf, vtable + 6)[0] if vt_size > 6 else 0
+            name = value = None
+            if name_at:
+                field = table + name_at
+                start = field + _U32(buf, field)[0]
+                end = start + 4 + _U32(buf, start)[0]
+                if end > size:
+                    raise DecodeError(f"string at {start} runs past the end of the payload")
+                name = buf[start + 4 : end].decode("utf-8", "surrogateescape")
+            if value_at:
+                field = table + value_at
+                start = field + _U32(buf, field)[0]
+                end = start + 4 + _U32(buf, start)[0]
+                if end > size:
+                    raise DecodeError(f"string at {start} runs past the end of the payload")
+                value = buf[start + 4 : end].decode("utf-8", "surrogateescape")
+            out.append((name or "", value))
         return out
 
 
@@ -507,15 +530,44 @@ class _Builder:
         return at
 
     def _entries(self, entries: Sequence[Entry]) -> int:
+        # TextEntry tables written inline (same layout as table() would produce): per entry an
+        # 8-byte vtable, the table (soffset, name offset[, value offset]), then the strings.
+        buf = self.buf
         self._align(4)
-        at = len(self.buf)
-        self.buf += len(entries).to_bytes(4, "little") + bytes(4 * len(entries))
+        at = len(buf)
+        buf += len(entries).to_bytes(4, "little") + bytes(4 * len(entries))
         for i, (name, value) in enumerate(entries):
-            fields: list[_Field] = [("str", _raw(name))]
-            fields.append(None if value is None else ("str", _raw(value)))
             slot = at + 4 + 4 * i
-            _PACK_U32(self.buf, slot, self.table(fields) - slot)
+            raw_name = _raw(name)
+            table = len(buf) + 8
+            name_at = table + (8 if value is None else 12)
+            _PACK_U32(buf, slot, table - slot)
+            if value is None:
+                buf += _TEXT_ENTRY_NAME_ONLY
+                buf += _ENTRY_OFFSETS_1(8, name_at - table - 4)
+            else:
+                raw_value = _raw(value)
+                name_end = name_at + 5 + len(raw_name)
+                value_at = name_end + (-name_end % 4)
+                buf += _TEXT_ENTRY_BOTH
+                buf += _ENTRY_OFFSETS_2(8, name_at - table - 4, value_at - table - 8)
+            buf += len(raw_name).to_bytes(4, "little")
+            buf += raw_name
+            buf.append(0)
+            if value is not None:
+                self._align(4)
+                buf += len(raw_value).to_bytes(4, "little")
+                buf += raw_value
+                buf.append(0)
+            self._align(4)
         return at
+
+
+# TextEntry vtables: [vtable size, table size, name offset, value offset].
+_TEXT_ENTRY_BOTH = struct.pack("<HHHH", 8, 12, 4, 8)
+_TEXT_ENTRY_NAME_ONLY = struct.pack("<HHHH", 8, 8, 4, 0)
+_ENTRY_OFFSETS_1 = struct.Struct("<iI").pack
+_ENTRY_OFFSETS_2 = struct.Struct("<iII").pack
 
 
 def _encode(fields: Sequence[_Field]) -> bytes:
