@@ -16,6 +16,7 @@ from flask import Request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from backend.errors import ValidationError
+from backend.params import has_control_characters
 
 MAX_COMMENT = 2000
 
@@ -49,6 +50,8 @@ def parse_feedback(request: Request) -> Feedback:
         details["comment"] = "must be a string"
     elif len(comment) > MAX_COMMENT:
         details["comment"] = f"must be at most {MAX_COMMENT} characters"
+    elif has_control_characters(comment, allowed="\n\r\t"):
+        details["comment"] = "must not contain control characters other than newlines and tabs"
     for name in sorted(set(document) - {"rating", "comment"})[:10]:
         details[str(name)[:50]] = "unknown field"
     if details:

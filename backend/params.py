@@ -8,6 +8,7 @@ as the Demo Conference API did; a repeated argument uses its first value.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
@@ -95,4 +96,14 @@ def _text(args: MultiDict[str, str], name: str, details: dict[str, str]) -> str 
     if len(raw) > MAX_TEXT:
         details[name] = f"must be at most {MAX_TEXT} characters"
         return None
+    if has_control_characters(raw):
+        # SQLite would cut a bound string at NUL (matching everything) and
+        # PostgreSQL rejects NUL outright; no name or keyword contains one.
+        details[name] = "must not contain control characters"
+        return None
     return raw.strip()
+
+
+def has_control_characters(text: str, allowed: str = "") -> bool:
+    """True when ``text`` holds a C0/C1 control character not in ``allowed``."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)

@@ -45,6 +45,8 @@ def _error(response: Any, status: int) -> dict[str, Any]:
         pytest.param("/speakers?offset=100001", "offset", id="offset-huge"),
         pytest.param("/speakers?speakername=" + "a" * 101, "speakername", id="name-too-long"),
         pytest.param("/sessions?keyword=" + "k" * 101, "keyword", id="keyword-too-long"),
+        pytest.param("/speakers?speakername=a%00", "speakername", id="name-nul"),
+        pytest.param("/sessions?keyword=%1B%5B31m", "keyword", id="keyword-escape-sequence"),
     ],
 )
 def test_bad_parameters_are_400_with_details(client: FlaskClient, path: str, field: str) -> None:

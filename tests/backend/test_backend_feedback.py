@@ -32,6 +32,12 @@ def test_feedback_is_stored_and_returned(app: Flask, client: FlaskClient) -> Non
         assert [tuple(r) for r in rows] == [(104, 5, "Très bien"), (104, 1, "")]
 
 
+def test_comment_keeps_newlines_and_tabs(client: FlaskClient) -> None:
+    response = client.post("/session/101/feedback", json={"rating": 4, "comment": "a\n\tb\r\n"})
+    assert response.status_code == 201
+    assert response.get_json()["comment"] == "a\n\tb\r\n"
+
+
 def test_comment_at_the_limit_is_accepted(client: FlaskClient) -> None:
     response = client.post("/session/101/feedback", json={"rating": 3, "comment": "é" * 2000})
     assert response.status_code == 201
@@ -57,6 +63,7 @@ def test_feedback_for_unknown_session_is_404(app: Flask, client: FlaskClient) ->
         pytest.param({"rating": 3, "comment": 7}, {"comment"}, id="comment-number"),
         pytest.param({"rating": 3, "comment": "x" * 2001}, {"comment"}, id="comment-too-long"),
         pytest.param({"rating": 3, "stars": 5}, {"stars"}, id="unknown-field"),
+        pytest.param({"rating": 3, "comment": "a\x00b"}, {"comment"}, id="comment-nul"),
         pytest.param({"rating": 9, "comment": None}, {"rating", "comment"}, id="two-fields"),
     ],
 )
