@@ -25,6 +25,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from stack.envfile import ensure_env_file, merged_environment
 from stack.supervisor import (
     Settings,
@@ -95,8 +97,15 @@ def _settings(args: argparse.Namespace, *, testing: bool) -> Settings:
     env_file = args.env_file or (state_dir / ".env" if testing else Path(".env"))
     if not env_file.is_absolute():
         env_file = ROOT / env_file
-    gateway_port = args.gateway_port or int(env.get("GATEWAY_PORT", "19080" if testing else "9080"))
-    backend_port = args.backend_port or int(env.get("BACKEND_PORT", "18000" if testing else "8000"))
+    # The user's stack: ports from the shell, else .env, else 9080/8000. The test stack always
+    # uses its own ports (flags only) so it never collides with a running `make up`.
+    lookup = {} if testing else {**_file_values(env_file), **env}
+    gateway_port = args.gateway_port or int(
+        lookup.get("GATEWAY_PORT", "19080" if testing else "9080")
+    )
+    backend_port = args.backend_port or int(
+        lookup.get("BACKEND_PORT", "18000" if testing else "8000")
+    )
     return Settings(
         root=ROOT,
         state_dir=state_dir,
@@ -105,6 +114,12 @@ def _settings(args: argparse.Namespace, *, testing: bool) -> Settings:
         backend_port=backend_port,
         private_database=testing,
     )
+
+
+def _file_values(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def _environment(settings: Settings) -> dict[str, str]:

@@ -195,7 +195,8 @@ class Supervisor:
         tmp.replace(path)
 
     def _running(self, name: str) -> bool:
-        process = self.components[name].process
+        component = self.components.get(name)
+        process = component.process if component is not None else None
         return process is not None and process.poll() is None
 
     # ---------------------------------------------------------------- start/stop
