@@ -24,7 +24,7 @@ from gateway.errors import EXIT_CONTENT_TYPE, Exit, json_exit, status_exit
 from gateway.external import next_request_id
 from gateway.pipeline import Response, process
 from gateway.router import Router
-from gateway.upstream import build_clients
+from gateway.upstream import HOP_BY_HOP, build_clients
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,10 @@ class Gateway:
             # The one broad handler: a bug must still give a JSON answer, never a trace.
             logger.exception("unexpected error on %s %s", request.method, request.path)
             status, headers, body = _from_exit(status_exit(500))
-        headers.popall("Content-Length", None)
+        # aiohttp frames the body itself; hop-by-hop headers from a runner Stop or an upstream
+        # must not leak to the client.
+        for name in HOP_BY_HOP:
+            headers.popall(name, None)
         headers["Server"] = SERVER_HEADER
         return web.Response(status=status, headers=headers, body=body)
 

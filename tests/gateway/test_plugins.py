@@ -283,3 +283,10 @@ routes:
             404,
             b'{"error_msg":"404 Route Not Found"}',
         )
+
+
+async def test_head_is_proxied_without_a_body(project_gateway: Running, echo: Echo) -> None:
+    response = await project_gateway.client.head("/openapi.yaml")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert echo.last["method"] == "HEAD"
