@@ -117,7 +117,8 @@ def test_name_search_equals_folded_substring(client: FlaskClient, query: str) ->
     """The SQL search agrees with a plain Python model of it, for any text."""
     everyone = client.get("/speakers?limit=100").get_json()["items"]
     response = client.get("/speakers", query_string={"speakername": query, "limit": 100})
-    if any(unicodedata.category(ch) == "Cc" for ch in query):
+    # Blank (Python's notion, which includes \x1c-\x1f and \x85) means "no filter".
+    if query.strip() and any(unicodedata.category(ch) == "Cc" for ch in query):
         assert response.status_code == 400
         assert "speakername" in response.get_json()["details"]
         return
