@@ -75,6 +75,14 @@ class Listing:
 def create_db_engine(url: str) -> Engine:
     """Create the engine for ``url``; SQLite gets its directory, WAL and FK checks."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        # Bounded connect and statement time (libpq options; psycopg and psycopg2).
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_timeout=5,
+            connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"},
+        )
     if parsed.get_backend_name() != "sqlite":
         # pool_timeout bounds the wait for a pooled connection under load.
         return create_engine(parsed, pool_pre_ping=True, pool_timeout=5)
