@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from multidict import CIMultiDict, MultiDict
@@ -44,6 +46,36 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     client_body_timeout: float = 60.0
     keepalive_timeout: float = 75.0
+
+
+class _JsonErrorHandler(RequestHandler):
+    """aiohttp's connection handler, answering its own parser errors with JSON too."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # Requests beyond even the parser's generous limits never reach Gateway.handle.
+        if isinstance(exc, LineTooLong):
+            status = 431
+        logger.info("rejected a malformed request from %s: %s", request.remote, exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started; cannot send the error")
+        result = status_exit(status)
+        response = web.Response(
+            status=status, body=result.body, content_type="text/plain", charset="utf-8"
+        )
+        response.headers["Server"] = SERVER_HEADER
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
 
 
 class Gateway:
@@ -116,7 +148,7 @@ class Gateway:
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port`` (port 0 picks one); returns the bound port."""
-        server = web.Server(
+        server = _JsonErrorServer(
             self.handle,
             max_line_size=4 * self.limits.max_uri_bytes,
             max_field_size=4 * self.limits.max_header_bytes,

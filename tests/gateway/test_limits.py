@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 
 from gateway.app import Limits
@@ -68,3 +70,23 @@ async def test_chunked_body_over_the_limit_is_413(start_gateway, echo: Echo) -> 
     response = await running.client.post("/b", content=chunks())
     assert response.status_code == 413
     assert echo.seen == []
+
+
+async def test_parser_level_errors_are_json_too(start_gateway, echo: Echo) -> None:
+    running = await start_gateway(_yaml(echo.address), {}, limits=Limits(max_header_bytes=1000))
+    host, port = running.url.removeprefix("http://").split(":")
+    for raw, status in (
+        # A header far beyond the parser's own limit (4 x max_header_bytes).
+        (b"GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + b"b" * 8000 + b"\r\n\r\n", 431),
+        (b"NOT HTTP AT ALL\r\n\r\n", 400),
+    ):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ")[1] == str(status).encode(), head
+        assert json.loads(body)["error_msg"].startswith(str(status))
+    assert echo.seen == []
+    assert (await running.client.get("/still-up")).status_code == 200
