@@ -49,7 +49,9 @@ def create_app(
     seed_path = Path(app.config["SEED_PATH"]) if app.config["SEED_ON_START"] else None
     prepare_database(engine, seed_path)
     app.extensions["store"] = Store(engine)
-    clock: Callable[[], datetime] = app.config.get("CLOCK") or _utc_now
+    # Only a callable counts: an environment string must not replace the clock.
+    configured = app.config.get("CLOCK")
+    clock: Callable[[], datetime] = configured if callable(configured) else _utc_now
     app.extensions["clock"] = clock
     errors.init_app(app)
     security.init_app(app)
