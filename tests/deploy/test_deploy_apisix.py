@@ -156,7 +156,8 @@ def test_context_routes_use_post_req_after_auth(routes: dict[str, dict[str, Any]
         post = plugins["ext-plugin-post-req"]
         assert post["allow_degradation"] is False
         assert "key-auth" in plugins
-        assert set(post["_meta"]["error_response"]) == ERROR_SHAPE
+        # An error_response would replace the runner's own 400/404/502/504 bodies too.
+        assert "error_response" not in post.get("_meta", {})
     assert set(routes["speaker-context"]["uris"]) == {"/speaker/:id/context", "/speakers/context"}
 
 
@@ -293,7 +294,7 @@ def test_error_bodies_have_the_project_shape(doc: dict[str, Any]) -> None:
         found += 1
         assert set(body) == ERROR_SHAPE, (owner, name)
         assert isinstance(body["status"], int) and 400 <= body["status"] <= 599
-    assert found >= 6
+    assert found >= 5
 
 
 # --- config.yaml -------------------------------------------------------------------------------
