@@ -49,6 +49,7 @@ _EXTRA_INFO = int(RpcType.EXTRA_INFO)
 # Past this much unread input while a request is in flight, stop reading.
 _READ_HIGH_WATER = MAX_PAYLOAD + 4
 _PLUGIN_HOOK_TIMEOUT = 5.0
+_Handler = Callable[[bytes, Callable[[bytes], "asyncio.Future[bytes]"]], Coroutine[Any, Any, bytes]]
 
 
 class _Connection(asyncio.Protocol):
@@ -72,7 +73,7 @@ class _Connection(asyncio.Protocol):
         self._dispatcher = server.dispatcher
         self._transport: asyncio.Transport | None = None
         self._reader = FrameReader()
-        self._task: asyncio.Task[bytes] | None = None
+        self._task: asyncio.Task[None] | None = None
         # ExtraInfo questions sent and not yet answered, oldest first: a plugin may ask several
         # at once (asyncio.gather) and APISIX answers them in order.
         self._waiting: deque[asyncio.Future[bytes]] = deque()
@@ -96,6 +97,7 @@ class _Connection(asyncio.Protocol):
         self._server.forget(self)
         if self._task is not None:
             self._task.cancel()
+            self._task = None
         for future in self._waiting:
             future.cancel()
         self._waiting.clear()
@@ -173,7 +175,7 @@ class _Connection(asyncio.Protocol):
     def _start(self, rpc_type: int, payload: bytes) -> None:
         dispatcher = self._dispatcher
         if rpc_type == _HTTP_REQ_CALL:
-            coro: Coroutine[Any, Any, bytes] = dispatcher.http_req_call(payload, self._exchange)
+            handler: _Handler = dispatcher.http_req_call
         elif rpc_type == _PREPARE_CONF:
             try:
                 reply = dispatcher.prepare_conf(payload)
@@ -183,37 +185,43 @@ class _Connection(asyncio.Protocol):
             self._transport.write(reply)  # type: ignore[union-attr]
             return
         elif rpc_type == _HTTP_RESP_CALL:
-            coro = dispatcher.http_resp_call(payload, self._exchange)
+            handler = dispatcher.http_resp_call
         else:
             self._transport.write(dispatcher.unknown_type(rpc_type))  # type: ignore[union-attr]
             return
         self.started = self._server.loop.time()
-        task = self._server.loop.create_task(coro)
-        self._task = task
-        task.add_done_callback(self._finished)
+        self._task = self._server.loop.create_task(self._run(handler, payload))
 
-    def _finished(self, task: asyncio.Task[bytes]) -> None:
+    async def _run(self, handler: _Handler, payload: bytes) -> None:
+        # The reply is written from inside the task rather than from a done callback: one loop
+        # iteration less per request. Whoever cancels this task before it started (connection
+        # lost, shutdown) resets ``_task`` itself, since this body never runs then.
+        try:
+            reply = await handler(payload, self._exchange)
+        except asyncio.CancelledError:
+            if self._closed:
+                self._task = None
+                return
+            elapsed = self._server.loop.time() - self.started
+            logger.warning("request cancelled after %.1f s: answering SERVICE_UNAVAILABLE", elapsed)
+            reply = self._dispatcher.unavailable()
+        except ProtocolError as exc:
+            self._task = None
+            self._waiting.clear()
+            self._drop(f"undecodable request: {exc}")
+            return
+        except Exception:
+            logger.exception("request failed")
+            reply = self._dispatcher.unavailable()
+        self._finished(reply)
+
+    def _finished(self, reply: bytes) -> None:
         self._task = None
         # Answers still owed by APISIX would arrive after our reply and be read as requests.
         unanswered = bool(self._waiting)
         self._waiting.clear()
         if self._closed:
             return
-        if task.cancelled():
-            logger.warning(
-                "request cancelled after %.1f s", self._server.loop.time() - self.started
-            )
-            reply = self._dispatcher.unavailable()
-        else:
-            exc = task.exception()
-            if isinstance(exc, ProtocolError):
-                self._drop(f"undecodable request: {exc}")
-                return
-            if exc is not None:
-                logger.error("request failed", exc_info=exc)
-                reply = self._dispatcher.unavailable()
-            else:
-                reply = task.result()
         self._transport.write(reply)  # type: ignore[union-attr]
         if self._server.stopping or unanswered:
             self.close()
@@ -259,6 +267,7 @@ class _Connection(asyncio.Protocol):
         self._closed = True
         if self._task is not None:
             self._task.cancel()
+            self._task = None
         if self._transport is not None:
             self._transport.abort()
 
