@@ -179,3 +179,25 @@ def test_access_log_lines_are_json(server: tuple[str, Path]) -> None:
     assert record["query"] == "probe=access-log"
     assert record["status"] == 401
     assert record["user_agent"] == agent
+
+
+def test_concurrent_feedback_from_both_workers(base_url: str) -> None:
+    """Writes from two worker processes into one SQLite file never fail or collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    headers = {"X-Conference-Secret": SECRET}
+
+    def post(n: int) -> httpx.Response:
+        body = {"rating": 1 + n % 5, "comment": f"concurrent {n}"}
+        return httpx.post(
+            f"{base_url}/session/{101 + n % 20}/feedback", json=body, headers=headers, timeout=10
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(post, range(80)))
+    assert [r.status_code for r in responses] == [201] * 80
+    ids = [r.json()["id"] for r in responses]
+    assert len(set(ids)) == 80
+    assert sorted(r.json()["comment"] for r in responses) == sorted(
+        f"concurrent {n}" for n in range(80)
+    )
