@@ -506,3 +506,22 @@ async def test_client_turns_misbehaving_runners_into_unavailable(socket_path, re
         await client.close()
         fake.close()
         await asyncio.wait(handlers, timeout=6)
+
+
+async def test_reading_pauses_while_busy_and_resumes(live: LiveRunner, monkeypatch):
+    from runner_plugins import server as server_module
+
+    monkeypatch.setattr(server_module, "_READ_HIGH_WATER", 64)
+    reader, writer = await open_raw(live.server.config.socket_path)
+    slow = await raw_prepare(reader, writer, [("slow", "0.3")])
+    fast = await raw_prepare(reader, writer, [("stop-with", "200")])
+    writer.write(req_frame(slow, 0))
+    await asyncio.sleep(0.05)  # the slow request is in flight
+    writer.write(b"".join(req_frame(fast, i) for i in range(1, 51)))  # ~2.5 KB queued behind it
+    await asyncio.sleep(0.1)
+    (connection,) = live.server._connections
+    assert connection._read_paused  # not buffering without bound while busy
+    ids = [oracle.read_req_call_reply((await read_frame(reader))[1])["id"] for _ in range(51)]
+    assert ids == list(range(51))
+    assert not connection._read_paused
+    await close(writer)
