@@ -129,3 +129,29 @@ def test_name_search_equals_folded_substring(client: FlaskClient, query: str) ->
     else:
         expected = [s["name"] for s in everyone if fold(query.strip()) in fold(s["name"])]
     assert got == expected
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    query=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=8)
+    | st.sampled_from(["kubernetes", "API gateways", "Q&A", "zero to", "%", "_s"])
+)
+def test_keyword_search_equals_folded_substring(client: FlaskClient, query: str) -> None:
+    """Keyword search matches title, abstract and topic names exactly like the Python model."""
+    everything = client.get("/sessions?limit=100").get_json()["items"]
+    everything += client.get("/sessions?limit=100&offset=100").get_json()["items"]
+    response = client.get("/sessions", query_string={"keyword": query, "limit": 100})
+    assert response.status_code == 200
+    body = response.get_json()
+    needle = fold(query.strip())
+    expected = [
+        s["id"]
+        for s in everything
+        if needle in fold(" ".join([s["title"], s["abstract"], *(t["name"] for t in s["topics"])]))
+    ]
+    assert body["total"] == len(expected)
+    assert [s["id"] for s in body["items"]] == expected[:100]
