@@ -1,12 +1,12 @@
 """Proxying to an upstream: one pooled aiohttp client per upstream, APISIX's forwarding headers.
 
-Strategy: an upstream's ``keepalive_pool`` becomes the connector's limits (``size`` idle-capable
-connections, ``idle_timeout``), its ``timeout`` the client's connect/read timeouts plus one outer
+Strategy: an upstream's ``keepalive_pool.idle_timeout`` becomes the connector's keep-alive
+timeout, its ``timeout`` the client's connect/read timeouts plus one outer
 deadline covering connect + send + read. Connection failures map to 502 and timeouts to 504,
 like nginx's ``proxy_pass``. Bodies are passed through untouched (no transparent
 decompression) and read with a size cap, so a runaway upstream cannot exhaust memory.
-``keepalive_pool.requests`` (reuse count per connection) has no aiohttp equivalent: it is
-accepted and logged at startup as not enforced.
+``keepalive_pool.size`` (idle connections kept) and ``.requests`` (reuses per connection) have no
+aiohttp equivalent: they are accepted and logged at startup as not enforced.
 """
 
 from __future__ import annotations
@@ -150,10 +150,12 @@ def build_clients(upstreams: Mapping[str, Upstream]) -> dict[str, UpstreamClient
     clients = {}
     for upstream_id, upstream in upstreams.items():
         logger.warning(
-            "upstream %r: keepalive_pool.requests=%d is accepted but not enforced by the local "
-            "gateway",
+            "upstream %r: keepalive_pool.size=%d and .requests=%d are accepted but not enforced "
+            "by the local gateway (idle_timeout=%gs is)",
             upstream_id,
+            upstream.keepalive_size,
             upstream.keepalive_requests,
+            upstream.keepalive_idle_timeout,
         )
         clients[upstream_id] = UpstreamClient(upstream)
     return clients
