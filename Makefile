@@ -14,6 +14,7 @@ MODE   ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo local)
 
 help:
 	@echo "make up                 run the whole system (Docker if an engine answers, else the local stack)"
+	@echo "make down | make logs   stop the stack / follow its logs (MODE=local|docker forces a mode)"
 	@echo "make test               ruff + mypy --strict + pytest (unit, component and local end-to-end)"
 	@echo "make test-integration   black-box HTTP suite against a freshly started stack"
 	@echo "make bench-backend | bench-runner | bench-context | bench-gateway"
