@@ -9,8 +9,11 @@ FROM apache/apisix:3.18.0-debian
 
 USER root
 
-# Fail the build early, with a clear message, if the base ever stops providing Python >= 3.11.
+# Python from Debian only: the base still lists the APISIX package repository, which is not
+# needed (APISIX is installed) and would make the build depend on one more host. Fail early, with
+# a clear message, if the base ever stops providing Python >= 3.11.
 RUN set -eux; \
+    rm -f /etc/apt/sources.list.d/apisix.list; \
     apt-get update; \
     apt-get install -y --no-install-recommends python3 python3-venv; \
     rm -rf /var/lib/apt/lists/*; \
