@@ -1,9 +1,9 @@
 """The asyncio Unix-socket server APISIX connects to.
 
-Strategy: one :class:`asyncio.Protocol` object per APISIX connection, no
-StreamReader: ``data_received`` feeds a sans-IO :class:`FrameReader`, which
-costs one buffer append per read instead of a coroutine wake-up per frame.
-APISIX runs one exchange at a time per connection (reference
+Strategy: one :class:`asyncio.Protocol` object per APISIX connection whose
+``data_received`` feeds a sans-IO :class:`FrameReader` (StreamReader measured
+about as fast, see docs/performance.md; the Protocol keeps back-pressure,
+ExtraInfo answers and pipelined frames under one explicit state). APISIX runs one exchange at a time per connection (reference
 ext-plugin-protocol.md §6), so each connection has at most one request in
 flight; while it runs, the only frames read are ExtraInfo answers, anything
 else stays buffered (reading pauses past one maximum frame) and is handled
