@@ -19,6 +19,7 @@ import logging
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -155,6 +156,16 @@ def _up(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
+    busy = [port for port in (settings.backend_port, settings.gateway_port) if _in_use(port)]
+    if busy:
+        # Checked up front: a readiness probe would otherwise be answered by whatever holds it.
+        logger.error(
+            "port(s) %s already in use on %s: stop that process or choose other ports "
+            "(GATEWAY_PORT / BACKEND_PORT)",
+            busy,
+            settings.host,
+        )
+        return 1
     env = _environment(settings)
     supervisor = Supervisor(settings, build_components(settings, env))
     try:
@@ -166,6 +177,15 @@ def _up(settings: Settings) -> int:
         return 130
     print(_banner(settings, env), flush=True)
     return supervisor.serve()
+
+
+def _in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def _detach(args: argparse.Namespace, settings: Settings) -> int:
