@@ -3,12 +3,13 @@
 Strategy: one :class:`asyncio.Protocol` object per APISIX connection whose
 ``data_received`` feeds a sans-IO :class:`FrameReader` (StreamReader measured
 about as fast, see docs/performance.md; the Protocol keeps back-pressure,
-ExtraInfo answers and pipelined frames under one explicit state). APISIX runs one exchange at a time per connection (reference
-ext-plugin-protocol.md §6), so each connection has at most one request in
-flight; while it runs, the only frames read are ExtraInfo answers, anything
-else stays buffered (reading pauses past one maximum frame) and is handled
-afterwards. Writes honour the transport's flow control the same way. Nothing
-closes an idle connection: APISIX keeps up to 32 per worker for 180 s.
+ExtraInfo answers and pipelined frames under one explicit state). APISIX runs
+one exchange at a time per connection (reference ext-plugin-protocol.md §6),
+so each connection has at most one request in flight; while it runs, the only
+frames read are ExtraInfo answers, anything else stays buffered (reading pauses
+past one maximum frame) and is handled afterwards. Writes honour the
+transport's flow control the same way. Nothing closes an idle connection:
+APISIX keeps up to 32 per worker for 180 s.
 
 PrepareConf is answered synchronously; HTTPReqCall/HTTPRespCall run as a task
 because plugins may await ExtraInfo or the network. A once-a-second sweep
@@ -242,6 +243,10 @@ class _Connection(asyncio.Protocol):
             return future
         self._waiting.append(future)
         self._transport.write(encode_frame(_EXTRA_INFO, payload))  # type: ignore[union-attr]
+        if self._reader.buffered:
+            # Bytes that arrived before our question cannot be its answer: a peer that pipelines
+            # requests into an ExtraInfo exchange is dropped now, not after the deadline.
+            self._process()
         return future
 
     # ------------------------------------------------------------------ closing

@@ -525,3 +525,16 @@ async def test_reading_pauses_while_busy_and_resumes(live: LiveRunner, monkeypat
     assert ids == list(range(51))
     assert not connection._read_paused
     await close(writer)
+
+
+async def test_request_pipelined_into_an_extra_info_exchange_drops_the_connection(
+    live: LiveRunner,
+):
+    reader, writer = await open_raw(live.server.config.socket_path)
+    token = await raw_prepare(reader, writer, [("echo-extra", '["route_id"]')])
+    # Two requests back to back: the second arrives where the runner expects an ExtraInfo answer.
+    writer.write(req_frame(token, 1) + req_frame(token, 2))
+    rpc_type, _ = await read_frame(reader)
+    assert rpc_type == RpcType.EXTRA_INFO  # the question for request 1
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # then the connection is dropped
+    await close(writer)
