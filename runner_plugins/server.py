@@ -14,9 +14,10 @@ APISIX keeps up to 32 per worker for 180 s.
 PrepareConf is answered synchronously; HTTPReqCall/HTTPRespCall run as a task
 because plugins may await ExtraInfo or the network. A once-a-second sweep
 cancels requests older than ``request_timeout`` (cheaper than a timer per
-request). On stop: close the listener and remove the socket, close idle
-connections, give in-flight requests ``shutdown_grace`` to finish, abort the
-rest, then run the plugins' ``shutdown``.
+request) and warns when it wakes late, i.e. when something blocked the loop.
+On stop: close the listener and remove the socket, close idle connections,
+give in-flight requests ``shutdown_grace`` to finish, abort the rest, then run
+the plugins' ``shutdown``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ _EXTRA_INFO = int(RpcType.EXTRA_INFO)
 # Past this much unread input while a request is in flight, stop reading.
 _READ_HIGH_WATER = MAX_PAYLOAD + 4
 _PLUGIN_HOOK_TIMEOUT = 5.0
+_SWEEP_INTERVAL = 1.0
+_BLOCKED_WARNING = 0.25
 _Handler = Callable[[bytes, Callable[[bytes], "asyncio.Future[bytes]"]], Coroutine[Any, Any, bytes]]
 
 
@@ -337,7 +340,14 @@ class RunnerServer:
 
     async def _sweep(self) -> None:
         while True:
-            await asyncio.sleep(1.0)
+            before = self.loop.time()
+            await asyncio.sleep(_SWEEP_INTERVAL)
+            late = self.loop.time() - before - _SWEEP_INTERVAL
+            if late > _BLOCKED_WARNING:
+                # Every connection shares this loop: name the symptom for the operator.
+                logger.warning(
+                    "event loop was blocked for %.2f s (a plugin doing blocking work?)", late
+                )
             deadline = self.loop.time() - self.config.request_timeout
             for connection in list(self._connections):
                 connection.cancel_if_older(deadline)

@@ -538,3 +538,26 @@ async def test_request_pipelined_into_an_extra_info_exchange_drops_the_connectio
     assert rpc_type == RpcType.EXTRA_INFO  # the question for request 1
     assert await asyncio.wait_for(reader.read(), 5) == b""  # then the connection is dropped
     await close(writer)
+
+
+async def test_a_blocking_plugin_is_reported(socket_path, monkeypatch, caplog):
+    import time
+
+    from runner_plugins import server as server_module
+
+    class Blocking(Noop):
+        name = "blocking"
+
+        async def request_filter(self, conf: None, request: object) -> None:
+            time.sleep(0.4)  # the mistake being detected: blocking the shared loop
+
+    monkeypatch.setattr(server_module, "_SWEEP_INTERVAL", 0.05)
+    server = await start_runner(socket_path, [Blocking()])
+    client = RunnerClient(socket_path)
+    try:
+        assert await client.http_req_call([("blocking", "")], KEY, method="GET", path="/") is None
+        await asyncio.sleep(0.15)
+        assert "event loop was blocked for 0." in caplog.text
+    finally:
+        await client.close()
+        await server.shutdown()
