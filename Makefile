@@ -48,8 +48,8 @@ test: lint typecheck unit e2e-local
 # --- The local stack (python -m stack, docs/local-stack.md) --------------------------------------
 .PHONY: e2e-local env-file
 
-# The black-box suite against a fresh local stack on non-default ports (gateway 19080, backend
-# 18000, state and secrets in var/e2e), so it never collides with a running `make up`.
+# The black-box suite against a fresh local stack on free ports (state in var/e2e/run-<pid>,
+# secrets in var/e2e/.env), so it never collides with a running `make up` or another test run.
 e2e-local: $(STAMP)
 	$(PY) -m stack test
 

@@ -8,7 +8,8 @@ Commands:
   status               print the state file
   logs [--follow]      the last lines of every component's log
   backend stop|start   stop/start only the backend (the integration suite's fault hook)
-  test [PYTEST ARGS]   start a detached stack, run tests/integration against it, stop it
+  test [PYTEST ARGS]   start a detached stack (free ports, state in var/e2e/run-<pid>, kept
+                       on failure), run tests/integration against it, stop it
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -67,13 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         "--gateway-port",
         type=int,
         default=None,
-        help="default $GATEWAY_PORT or 9080 (19080 for `test`)",
+        help="default $GATEWAY_PORT or 9080 (a free port for `test`)",
     )
     parser.add_argument(
         "--backend-port",
         type=int,
         default=None,
-        help="default $BACKEND_PORT or 8000 (18000 for `test`)",
+        help="default $BACKEND_PORT or 8000 (a free port for `test`)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack")
@@ -177,6 +179,12 @@ def _up(settings: Settings) -> int:
         return 130
     print(_banner(settings, env), flush=True)
     return supervisor.serve()
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -332,6 +340,8 @@ def _test(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         _down(settings)
+    if result.returncode == 0 and settings.state_dir.name.startswith("run-"):
+        shutil.rmtree(settings.state_dir, ignore_errors=True)  # logs are kept on failure
     return result.returncode
 
 
@@ -345,6 +355,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are noise
     testing = args.command == "test" or args.private_database
+    if args.command == "test":
+        # Concurrent `make test` runs (CI jobs, several checkouts) each get their own free ports
+        # and state directory, next to the shared secrets file var/e2e/.env.
+        args.gateway_port = args.gateway_port or _free_port()
+        args.backend_port = args.backend_port or _free_port()
+        args.env_file = args.env_file or ROOT / "var" / "e2e" / ".env"
+        args.state_dir = args.state_dir or ROOT / "var" / "e2e" / f"run-{os.getpid()}"
     settings = _settings(args, testing=testing)
     if args.command == "up":
         if args.detach:
