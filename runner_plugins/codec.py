@@ -190,23 +190,22 @@ class _Table:
             vt_size = _U16(buf, vtable)[0]
             name_at = _U16(buf, vtable + 4)[0] if vt_size > 4 else 0
             value_at = _U16(buf, vtable + 6)[0] if vt_size > 6 else 0
-            name = value = None
-            if name_at:
-                field = table + name_at
-                start = field + _U32(buf, field)[0]
-                end = start + 4 + _U32(buf, start)[0]
-                if end > size:
-                    raise DecodeError(f"string at {start} runs past the end of the payload")
-                name = buf[start + 4 : end].decode("utf-8", "surrogateescape")
-            if value_at:
-                field = table + value_at
-                start = field + _U32(buf, field)[0]
-                end = start + 4 + _U32(buf, start)[0]
-                if end > size:
-                    raise DecodeError(f"string at {start} runs past the end of the payload")
-                value = buf[start + 4 : end].decode("utf-8", "surrogateescape")
-            out.append((name or "", value))
+            out.append(
+                (
+                    _string_at(buf, table + name_at, size) if name_at else "",
+                    _string_at(buf, table + value_at, size) if value_at else None,
+                )
+            )
         return out
+
+
+def _string_at(buf: bytes, field: int, size: int) -> str:
+    """The string a table's offset field at ``field`` points to."""
+    start = field + _U32(buf, field)[0]
+    end = start + 4 + _U32(buf, start)[0]
+    if end > size:
+        raise DecodeError(f"string at {start} runs past the end of the payload")
+    return buf[start + 4 : end].decode("utf-8", "surrogateescape")
 
 
 def _guard(what: str, decode: Callable[[], _R]) -> _R:
