@@ -3,10 +3,11 @@
 Strategy: APISIX answers with a handful of fixed JSON shapes (``{"error_msg": ...}`` for the router
 and rate limits, ``{"message": ...}`` for auth plugins) and sends them as ``text/plain`` because
 ``core.response.exit`` never sets a content type. We reproduce that byte for byte so that a client
-built against the stand-in behaves identically against the real gateway. Where real APISIX falls
-back to an nginx HTML page (bare status codes: 413, 431, 502, 503, 504), the stand-in answers
-``{"error_msg": "<code> <reason>"}`` instead: the project rule is JSON errors everywhere, and the
-documentation lists this as the one deliberate difference.
+built against the stand-in behaves identically against the real gateway. Where nginx itself
+answers a bare status (413, 414, 431, 502, 503, 504...), real APISIX would send an HTML page; our
+``apisix/config.yaml`` turns those into JSON with ``error_page`` directives, and the stand-in
+answers the very same bytes, ``{"error_msg": "<code> <reason>"}``
+(tests/deploy/test_deploy_error_pages.py keeps the two identical).
 """
 
 from __future__ import annotations
