@@ -181,7 +181,7 @@ def _apply_change(
     change: ResponseChange, status: int, headers: CIMultiDict[str], body: bytes
 ) -> tuple[int, CIMultiDict[str], bytes]:
     if change.headers:
-        _set_then_add(headers, change.headers)
+        set_then_add(headers, change.headers)
     if change.body is not None and change.body:
         body = change.body
         if "Content-Length" in headers:
@@ -189,7 +189,8 @@ def _apply_change(
     return (change.status or status), headers, body
 
 
-def _set_then_add(headers: CIMultiDict[str], entries: Sequence[tuple[str, str]]) -> None:
+def set_then_add(headers: CIMultiDict[str], entries: Sequence[tuple[str, str]]) -> None:
+    """Set the first value of each name and add the repeats, as APISIX applies header lists."""
     seen: set[str] = set()
     for name, value in entries:
         key = name.lower()

@@ -18,7 +18,7 @@ from multidict import CIMultiDict
 
 from gateway.context import RequestContext
 from gateway.errors import EXIT_CONTENT_TYPE, Exit, status_exit
-from gateway.external import call_response
+from gateway.external import call_response, set_then_add
 from gateway.plugins import ExtPluginPostResp, GatewayPlugin, error_response_body
 from gateway.upstream import UpstreamClient, UpstreamError
 
@@ -52,21 +52,10 @@ def _exit_response(plugin: GatewayPlugin | None, result: Exit) -> Response:
         if replacement is not None:
             body = replacement
     headers: CIMultiDict[str] = CIMultiDict()
-    _set_then_add(headers, result.headers)
+    set_then_add(headers, result.headers)
     if body and "Content-Type" not in headers:
         headers["Content-Type"] = EXIT_CONTENT_TYPE
     return result.status, headers, body
-
-
-def _set_then_add(headers: CIMultiDict[str], entries: list[tuple[str, str]]) -> None:
-    seen: set[str] = set()
-    for name, value in entries:
-        key = name.lower()
-        if key in seen:
-            headers.add(name, value)
-        else:
-            headers[name] = value
-            seen.add(key)
 
 
 async def process(
@@ -78,7 +67,7 @@ async def process(
     if response is None:
         response = await _proxy(ctx, upstream, query_string)
     status, headers, body = response
-    _set_then_add(headers, ctx.resp_headers)
+    set_then_add(headers, ctx.resp_headers)
     for plugin in sorted(ctx.plugins.values(), key=lambda p: -p.priority):
         plugin.header_filter(ctx, headers)
     return status, headers, body
