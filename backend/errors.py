@@ -40,10 +40,25 @@ def error_body(status: int, message: str, details: dict[str, str] | None = None)
     return body
 
 
+# Werkzeug's stock descriptions address a person at a browser ("If you entered the URL
+# manually..."); the readers here are programs and language models, so say what to do instead.
+_ROUTING_MESSAGES = {
+    404: "No API operation at this path; the operations are listed in /openapi.yaml.",
+    405: "This method is not allowed on this path; the Allow header lists the ones that are.",
+}
+
+
+def _message(error: HTTPException, status: int) -> str:
+    description = error.description
+    if description is None or description == type(error).description:
+        return _ROUTING_MESSAGES.get(status) or description or HTTPStatus(status).phrase
+    return description
+
+
 def _render_http(error: HTTPException) -> Response:
     status = error.code or 500
     details = getattr(error, "details", None)
-    response = jsonify(error_body(status, error.description or HTTPStatus(status).phrase, details))
+    response = jsonify(error_body(status, _message(error, status), details))
     response.status_code = status
     # Keep protocol headers werkzeug attaches (Allow on 405, WWW-Authenticate).
     for name, value in error.get_headers():

@@ -69,12 +69,20 @@ def test_unknown_query_parameters_are_ignored(client: FlaskClient) -> None:
 def test_unknown_path_is_json_404(client: FlaskClient, path: str) -> None:
     body = _error(client.get(path), 404)
     assert body["error"] == "Not Found"
+    # A message a program can act on, not werkzeug's advice to a person at a browser.
+    assert "/openapi.yaml" in body["message"] and "manually" not in body["message"]
+
+
+def test_specific_404_messages_are_kept(client: FlaskClient) -> None:
+    body = _error(client.get("/speaker/999999"), 404)
+    assert "/openapi.yaml" not in body["message"] and "999999" in body["message"]
 
 
 def test_wrong_method_is_json_405_with_allow(client: FlaskClient) -> None:
     response = client.delete("/speaker/1")
     _error(response, 405)
     assert "GET" in response.headers["Allow"]
+    assert "Allow header" in _error(client.delete("/speaker/1"), 405)["message"]
     _error(client.get("/session/101/feedback"), 405)
     _error(client.put("/speakers"), 405)
 
