@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Coroutine
 from typing import Any
 
@@ -116,6 +117,14 @@ class ContextPlugin(Plugin[ContextConf]):
                 f"Query parameter speakername is required (1 to {MAX_NAME_CHARS} characters).",
                 request_id,
                 details={"speakername": f"required, 1 to {MAX_NAME_CHARS} characters"},
+            )
+        if any(unicodedata.category(ch) == "Cc" for ch in name):
+            # The backend refuses them too (400), which would reach the client as a 502.
+            return answer.error(
+                400,
+                "Query parameter speakername must not contain control characters.",
+                request_id,
+                details={"speakername": "must not contain control characters"},
             )
         resolve = await fetcher.fetch("resolve", "/speakers", "list", speakername=name)
         if not resolve.ok:
