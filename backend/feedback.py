@@ -52,9 +52,18 @@ def parse_feedback(request: Request) -> Feedback:
         details["comment"] = f"must be at most {MAX_COMMENT} characters"
     elif has_control_characters(comment, allowed="\n\r\t"):
         details["comment"] = "must not contain control characters other than newlines and tabs"
+    elif _has_lone_surrogate(comment):
+        # json.loads turns an escaped "\ud800" into a str that no UTF-8 encoder (database,
+        # response) accepts.
+        details["comment"] = "must not contain lone surrogate escapes"
     for name in sorted(set(document) - {"rating", "comment"})[:10]:
-        details[str(name)[:50]] = "unknown field"
+        # The name is echoed in the answer, so it must survive UTF-8 encoding.
+        details[name[:50].encode("utf-8", "replace").decode("utf-8")] = "unknown field"
     if details:
         raise ValidationError(details)
     assert isinstance(rating, int) and isinstance(comment, str)
     return Feedback(rating=rating, comment=comment)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)

@@ -78,6 +78,32 @@ def test_invalid_feedback_is_400(
 
 
 @pytest.mark.parametrize(
+    ("raw", "fields"),
+    [
+        pytest.param(rb'{"rating": 5, "comment": "a\ud800"}', {"comment"}, id="lone-high"),
+        pytest.param(rb'{"rating": 5, "comment": "\udfffb"}', {"comment"}, id="lone-low"),
+        pytest.param(rb'{"rating": 5, "\ud800": 1}', {"?"}, id="surrogate-field-name"),
+    ],
+)
+def test_lone_surrogates_are_400_not_500(client: FlaskClient, raw: bytes, fields: set[str]) -> None:
+    # json.loads accepts an escaped lone surrogate; the database cannot store one as UTF-8.
+    response = client.post(
+        "/session/101/feedback", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert set(response.get_json()["details"]) == fields
+
+
+def test_escaped_surrogate_pair_is_one_character(client: FlaskClient) -> None:
+    raw = rb'{"rating": 5, "comment": "\ud83d\ude00"}'
+    response = client.post(
+        "/session/101/feedback", data=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 201
+    assert response.get_json()["comment"] == "\N{GRINNING FACE}"
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         pytest.param(b"{not json", id="malformed"),
