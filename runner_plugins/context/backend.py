@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ USER_AGENT = "conference-context/0.1"
 # Request headers worth forwarding for correlation; nothing else from the client is ever sent
 # (no apikey, cookie or authorization: the backend trusts the shared secret only).
 PROPAGATED_HEADERS = ("x-request-id", "traceparent", "tracestate")
+_PRINTABLE = re.compile(r"[\x20-\x7e]+\Z")
 
 Status = Literal["ok", "error", "timeout", "skipped"]
 Kind = Literal["object", "list"]
@@ -179,7 +181,11 @@ class Fetcher:
         self._conf = conf
         self._upstream = backend.upstream(conf)
         self._deadline = asyncio.get_running_loop().time() + conf.budget_s
-        self._headers = {name: value for name, value in headers.items() if value}
+        # httpx only sends ASCII header values (anything else raises): a correlation header
+        # that is not printable ASCII is dropped rather than failing the request.
+        self._headers = {
+            name: value for name, value in headers.items() if value and _PRINTABLE.match(value)
+        }
         self._headers[conf.secret_header] = conf.secret
         self._admission: Admission | None = None
 

@@ -61,7 +61,7 @@ class ContextPlugin(Plugin[ContextConf]):
         await self.backend.close()
 
     async def request_filter(self, conf: ContextConf, request: Request) -> RequestAction | None:
-        request_id = request.header("x-request-id")
+        request_id = _valid_text(request.header("x-request-id"))
         if request.method not in ("GET", "HEAD"):
             return answer.error(
                 405,
@@ -71,7 +71,8 @@ class ContextPlugin(Plugin[ContextConf]):
             )
         by_id = _BY_ID.match(request.path)
         if by_id is None and request.path.rstrip("/") != _BY_NAME:
-            return answer.error(404, f"No context operation at {request.path}.", request_id)
+            where = _valid_text(request.path)
+            return answer.error(404, f"No context operation at {where}.", request_id)
 
         # startup() normally did this; being idempotent keeps a plugin usable on its own.
         await self.backend.start()
@@ -80,7 +81,8 @@ class ContextPlugin(Plugin[ContextConf]):
         try:
             if by_id is not None:
                 return await self._by_id(conf, fetcher, by_id.group(1), request_id)
-            return await self._by_name(conf, fetcher, request.arg("speakername"), request_id)
+            name = _valid_text(request.arg("speakername"))
+            return await self._by_name(conf, fetcher, name, request_id)
         finally:
             fetcher.close()
 
@@ -145,6 +147,17 @@ class ContextPlugin(Plugin[ContextConf]):
         return _context(
             conf, choice.speaker, [resolve, sessions, topics], sessions, topics, request_id
         )
+
+
+def _valid_text(value: str | None) -> str | None:
+    """``value`` with the bytes that were not UTF-8 as U+FFFD, as the backend reads them.
+
+    The codec keeps such bytes as surrogate escapes, which no UTF-8 encoder (the JSON answer,
+    the backend call) accepts.
+    """
+    if value is None:
+        return None
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class _Round:

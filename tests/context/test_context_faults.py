@@ -367,6 +367,7 @@ async def test_by_name_unknown_is_404_and_failing_search_is_502(
         pytest.param("/speaker/2147483648/context", (), "GET", 400, id="id-over-int32"),
         pytest.param("/speaker/1/context", (), "POST", 405, id="post"),
         pytest.param("/elsewhere", (), "GET", 404, id="unknown-path"),
+        pytest.param("/elsewhere\udce9", (), "GET", 404, id="unknown-path-not-utf8"),
     ],
 )
 async def test_bad_requests_never_reach_the_backend(

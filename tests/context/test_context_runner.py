@@ -92,3 +92,38 @@ async def test_concurrent_requests_share_one_cap(runner: RunnerClient, fake: Fak
     )
     assert all(isinstance(a, Stop) and a.status == 200 for a in actions)
     assert fake.max_in_flight <= 3 and len(fake.calls) == 72
+
+
+async def test_non_ascii_correlation_headers_and_invalid_utf8_are_served(
+    runner: RunnerClient, fake: FakeBackend
+) -> None:
+    # APISIX hands header and argument bytes over as they came; "\udce9" is the raw byte 0xE9
+    # (the client encodes with surrogateescape), i.e. not UTF-8.
+    action = await runner.http_req_call(
+        _conf(fake),
+        KEY,
+        method="GET",
+        path="/speaker/1/context",
+        headers=[("x-request-id", "\udce9-rid"), ("traceparent", "é"), ("tracestate", "日本")],
+    )
+    assert isinstance(action, Stop)
+    got = to_answer(action)
+    assert got.status == 200 and got.body["meta"]["request_id"] == "\ufffd-rid"
+    assert fake.calls, "the sources were fetched"
+    for _, _, sent in fake.calls:
+        lowered = {k.lower() for k in sent}
+        # Not valid in an HTTP/1.1 header sent by httpx: dropped, not a crash.
+        assert not {"x-request-id", "traceparent", "tracestate"} & lowered
+
+    by_name = await runner.http_req_call(
+        _conf(fake),
+        KEY,
+        method="GET",
+        path="/speakers/context",
+        args=[("speakername", "ma\udce9")],
+        headers=[("x-request-id", "rid-2")],
+    )
+    assert isinstance(by_name, Stop)
+    answer = to_answer(by_name)
+    assert answer.status == 404 and answer.body["request_id"] == "rid-2"
+    assert "ma\ufffd" in answer.body["message"]
