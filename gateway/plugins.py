@@ -196,7 +196,8 @@ class KeyAuth(GatewayPlugin):
         if not key:
             return json_exit(401, {"message": "Missing API key in request"}, [self._CHALLENGE])
         consumer = None
-        wanted = key.encode()
+        # aiohttp keeps header bytes that are not UTF-8 as surrogate escapes: give them back.
+        wanted = key.encode("utf-8", "surrogateescape")
         # Compare against every consumer, without early exit, in constant time per key.
         for candidate in ctx.services.consumers:
             credential = candidate.plugins.get("key-auth")

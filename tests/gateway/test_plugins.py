@@ -6,6 +6,8 @@ from the project's ``_meta.error_response`` bodies in apisix.yaml.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
 
@@ -47,6 +49,23 @@ async def test_key_auth_rejects_with_the_error_response(
     assert body_json(response) == {"status": 401, "error": "Unauthorized", "message": message}
     # APISIX sends plugin exits as text/plain (core.response.exit never sets a type).
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert echo.seen == []
+
+
+async def test_key_that_is_not_utf8_is_401_not_500(project_gateway: Running, echo: Echo) -> None:
+    # aiohttp keeps header bytes that are not UTF-8 as surrogate escapes; httpx cannot send
+    # them, so the request is written by hand.
+    host, port = project_gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /speakers HTTP/1.1\r\nHost: a\r\napikey: \xe9\xff\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"401", head
+    assert json.loads(body)["status"] == 401
     assert echo.seen == []
 
 
