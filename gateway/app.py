@@ -22,7 +22,13 @@ from multidict import CIMultiDict, MultiDict
 
 from gateway.config import GatewayConfig
 from gateway.context import RequestContext, Runner, Services
-from gateway.errors import EXIT_CONTENT_TYPE, Exit, json_exit, status_exit
+from gateway.errors import (
+    ERROR_PAGE_CONTENT_TYPE,
+    EXIT_CONTENT_TYPE,
+    Exit,
+    json_exit,
+    status_exit,
+)
 from gateway.external import next_request_id
 from gateway.pipeline import Response, process
 from gateway.router import Router
@@ -66,7 +72,7 @@ class _JsonErrorHandler(RequestHandler):
             raise ConnectionError("response already started; cannot send the error")
         result = status_exit(status)
         response = web.Response(
-            status=status, body=result.body, content_type="text/plain", charset="utf-8"
+            status=status, body=result.body, content_type=ERROR_PAGE_CONTENT_TYPE
         )
         response.headers["Server"] = SERVER_HEADER
         response.force_close()
@@ -191,9 +197,8 @@ async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _plain(status: int, body: bytes) -> Response:
-    return status, CIMultiDict({"Content-Type": EXIT_CONTENT_TYPE}), body
-
-
 def _from_exit(result: Exit) -> Response:
-    return _plain(result.status, result.body)
+    # Answers given before routing: no plugin runs, so no header filter either.
+    headers: CIMultiDict[str] = CIMultiDict(result.headers)
+    headers.setdefault("Content-Type", EXIT_CONTENT_TYPE)
+    return result.status, headers, result.body

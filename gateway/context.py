@@ -96,6 +96,8 @@ class RequestContext:
     resp_headers: list[tuple[str, str]] = field(default_factory=list)
     #: Free-form values plugins hand to their header filters (APISIX keeps them in ``ctx``).
     vars: dict[str, str] = field(default_factory=dict)
+    #: The answer is a bare status that nginx serves through ``error_page``: no header filters.
+    error_page: bool = False
 
     def variable(self, name: str) -> str | None:
         """An nginx/APISIX variable as the runner's ExtraInfo may ask for it."""

@@ -3,11 +3,14 @@
 Strategy: APISIX answers with a handful of fixed JSON shapes (``{"error_msg": ...}`` for the router
 and rate limits, ``{"message": ...}`` for auth plugins) and sends them as ``text/plain`` because
 ``core.response.exit`` never sets a content type. We reproduce that byte for byte so that a client
-built against the stand-in behaves identically against the real gateway. Where nginx itself
-answers a bare status (413, 414, 431, 502, 503, 504...), real APISIX would send an HTML page; our
-``apisix/config.yaml`` turns those into JSON with ``error_page`` directives, and the stand-in
-answers the very same bytes, ``{"error_msg": "<code> <reason>"}``
-(tests/deploy/test_deploy_error_pages.py keeps the two identical).
+built against the stand-in behaves identically against the real gateway: cjson escapes ``/`` and
+``core.response.exit`` ends every table body with a newline (apisix/core/response.lua). Where
+nginx itself answers a bare status (413, 414, 431, 502, 503, 504...), real APISIX would send an
+HTML page; our ``apisix/config.yaml`` turns those into ``application/json`` with ``error_page``
+directives, and the stand-in answers the very same bytes, ``{"error_msg": "<code> <reason>"}``
+(tests/deploy/test_deploy_error_pages.py keeps the two identical). Such an exit is marked
+``error_page``: nginx serves it from a named location without APISIX's Lua phases, so the
+pipeline skips the plugins' header filters for it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 #: nginx's default type plus APISIX's ``charset utf-8`` directive.
 EXIT_CONTENT_TYPE = "text/plain; charset=utf-8"
+#: ``default_type`` of the error-page locations; ``charset`` does not apply to this type.
+ERROR_PAGE_CONTENT_TYPE = "application/json"
 
 
 class GatewayError(Exception):
@@ -37,15 +42,24 @@ class Exit:
     body: bytes = b""
     #: Headers in order; a repeated name adds a value (APISIX: set first, add the rest).
     headers: list[tuple[str, str]] = field(default_factory=list)
+    #: A bare status that nginx answers through config.yaml's ``error_page`` (no Lua phases).
+    error_page: bool = False
+
+
+def table_body(doc: Any) -> bytes:
+    """``doc`` as ``core.response.exit`` sends a Lua table: cjson, ``/`` escaped, newline-ended."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    # "/" only occurs inside JSON strings, so escaping it textually is exact.
+    return text.replace("/", "\\/").encode() + b"\n"
 
 
 def json_exit(status: int, doc: Any, headers: list[tuple[str, str]] | None = None) -> Exit:
-    """An exit whose body is APISIX's compact JSON encoding of ``doc``."""
-    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-    return Exit(status, body, list(headers or ()))
+    """An exit whose body is APISIX's encoding of the table ``doc``."""
+    return Exit(status, table_body(doc), list(headers or ()))
 
 
 def status_exit(status: int) -> Exit:
-    """The JSON the stand-in answers where nginx would send its HTML status page."""
+    """What config.yaml's ``error_page`` sends where nginx would send its HTML status page."""
     phrase = HTTPStatus(status).phrase
-    return json_exit(status, {"error_msg": f"{status} {phrase}"})
+    body = json.dumps({"error_msg": f"{status} {phrase}"}, separators=(",", ":")).encode()
+    return Exit(status, body, [("Content-Type", ERROR_PAGE_CONTENT_TYPE)], error_page=True)

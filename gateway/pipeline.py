@@ -6,7 +6,8 @@ consumer's conf wins on a name clash) and the rewrite phase of the newly added o
 the access phase runs over the merged set by priority; then the upstream (or, with
 ext-plugin-post-resp, the upstream followed by the runner). The first plugin that returns an
 exit ends the request; exits >= 400 get the plugin's ``_meta.error_response`` body. Every
-response, exit or upstream, then goes through each plugin's header filter (CORS, request id).
+response, exit or upstream, then goes through each plugin's header filter (CORS, request id),
+except a bare status that real APISIX leaves to nginx's ``error_page`` (see gateway/errors.py).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ async def _run_phase(ctx: RequestContext, plugins: list[GatewayPlugin]) -> Respo
     for plugin in plugins:
         result = await plugin.run(ctx)
         if result is not None:
-            return _exit_response(plugin, result)
+            return _exit_response(ctx, plugin, result)
     return None
 
 
-def _exit_response(plugin: GatewayPlugin | None, result: Exit) -> Response:
+def _exit_response(ctx: RequestContext, plugin: GatewayPlugin | None, result: Exit) -> Response:
     body = result.body
+    exit_headers = result.headers
+    error_page = result.error_page
     if result.status >= 400:
         logger.warning(
             "%s exits with http status code %d",
@@ -50,9 +53,13 @@ def _exit_response(plugin: GatewayPlugin | None, result: Exit) -> Response:
         )
         replacement = error_response_body(plugin) if plugin is not None else None
         if replacement is not None:
+            # A body: core.response.exit sends it itself (text/plain), no error page.
             body = replacement
+            error_page = False
+            exit_headers = [(k, v) for k, v in exit_headers if k.lower() != "content-type"]
+    ctx.error_page = error_page
     headers: CIMultiDict[str] = CIMultiDict()
-    set_then_add(headers, result.headers)
+    set_then_add(headers, exit_headers)
     if body and "Content-Type" not in headers:
         headers["Content-Type"] = EXIT_CONTENT_TYPE
     return result.status, headers, body
@@ -68,8 +75,10 @@ async def process(
         response = await _proxy(ctx, upstream, query_string)
     status, headers, body = response
     set_then_add(headers, ctx.resp_headers)
-    for plugin in sorted(ctx.plugins.values(), key=lambda p: -p.priority):
-        plugin.header_filter(ctx, headers)
+    # nginx serves an error page from a location without APISIX's header filter phase.
+    if not ctx.error_page:
+        for plugin in sorted(ctx.plugins.values(), key=lambda p: -p.priority):
+            plugin.header_filter(ctx, headers)
     return status, headers, body
 
 
@@ -95,7 +104,7 @@ async def _proxy(
 ) -> Response:
     if upstream is None:
         # No upstream and no plugin answered (e.g. a degraded runner): nothing can serve it.
-        return _exit_response(None, status_exit(502))
+        return _exit_response(ctx, None, status_exit(502))
     path = ctx.upstream_path if ctx.upstream_path is not None else ctx.raw_path
     query = urlencode(list(ctx.args.items())) if ctx.args_changed else query_string
     target = f"{path}?{query}" if query else path
@@ -111,11 +120,11 @@ async def _proxy(
             ctx.upstream_method or ctx.method, target, headers, ctx.body, ctx.upstream_host
         )
     except UpstreamError as exc:
-        return _exit_response(None, status_exit(exc.status))
+        return _exit_response(ctx, None, status_exit(exc.status))
     post_resp = ctx.plugins.get("ext-plugin-post-resp")
     if isinstance(post_resp, ExtPluginPostResp):
         result = await call_response(post_resp, ctx, status, resp_headers, body)
         if isinstance(result, Exit):
-            return _exit_response(post_resp, result)
+            return _exit_response(ctx, post_resp, result)
         return result
     return status, resp_headers, body

@@ -17,7 +17,6 @@ whatever the origin) are not what general-purpose CORS middlewares do.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 import uuid
@@ -29,7 +28,7 @@ import jsonschema
 from limits import RateLimitItemPerSecond
 from multidict import CIMultiDict
 
-from gateway.errors import ConfigError, Exit, json_exit, status_exit
+from gateway.errors import ConfigError, Exit, json_exit, status_exit, table_body
 from gateway.external import call_request
 
 if TYPE_CHECKING:
@@ -516,4 +515,4 @@ def error_response_body(plugin: GatewayPlugin) -> bytes | None:
         return None
     if isinstance(response, str):
         return response.encode()
-    return json.dumps(response, separators=(",", ":"), ensure_ascii=False).encode()
+    return table_body(response)

@@ -1,0 +1,167 @@
+"""Byte-level fidelity to APISIX 3.x where plain JSON checks cannot see a difference.
+
+Facts from APISIX's source (docs/local-stack.md, "What the development gateway implements"):
+
+* ``core.response.exit`` encodes a Lua table with cjson and appends ``"\\n"``
+  (apisix/core/response.lua); cjson escapes ``/`` as ``\\/``. A string body (a runner Stop, a
+  string ``_meta.error_response``) is sent as is.
+* A bare status (no body: runner unreachable, upstream 502/504, limit-count without a message) is
+  answered by nginx through config.yaml's ``error_page`` directives, in a named location that has
+  no Lua phases (apisix/cli/ngx_tpl.lua): its type is ``application/json`` and APISIX's header
+  filter never runs, so no ``X-Request-Id``, no CORS headers. Headers a plugin set before the exit
+  (limit-count's ``X-RateLimit-*``) are already in the response and stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from tests.gateway.conftest import Echo, Running, body_json
+
+ORIGIN = {"Origin": "https://chatgpt.com"}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _yaml(address: str) -> str:
+    return f"""
+upstreams:
+  - {{id: up, nodes: {{"{address}": 1}}, timeout: {{connect: 1, send: 1, read: 5}}}}
+consumers:
+  - username: chatgpt
+    plugins:
+      key-auth: {{key: "${{{{CHATGPT_API_KEY}}}}"}}
+  - username: other
+    plugins:
+      key-auth: {{key: "${{{{READONLY_API_KEY}}}}"}}
+routes:
+  - id: plain
+    uri: /plain
+    methods: [GET]
+    upstream_id: up
+    plugins:
+      request-id: {{}}
+      cors: {{allow_origins: "https://chatgpt.com"}}
+      key-auth: {{}}
+      consumer-restriction: {{whitelist: [chatgpt]}}
+  - id: meta
+    uri: /meta
+    upstream_id: up
+    plugins:
+      key-auth:
+        _meta: {{error_response: {{status: 401, message: "see https://example.org/keys"}}}}
+  - id: text
+    uri: /text
+    upstream_id: up
+    plugins:
+      key-auth:
+        _meta: {{error_response: "no key, no entry"}}
+  - id: slash
+    uri: /slash
+    upstream_id: up
+    plugins:
+      limit-count: {{count: 1, time_window: 60, rejected_code: 429, rejected_msg: "a/b"}}
+  - id: bare
+    uri: /bare/*
+    upstream_id: up
+    plugins:
+      request-id: {{}}
+      cors: {{allow_origins: "https://chatgpt.com"}}
+      key-auth: {{}}
+      limit-count: {{count: 5, time_window: 60, key_type: constant, key: k}}
+      ext-plugin-post-req:
+        conf: [{{name: probe-stop, value: "{{}}"}}]
+#END
+"""
+
+
+async def test_table_exits_end_with_a_newline_like_core_response_exit(
+    start_gateway, echo: Echo, keys: dict[str, str]
+) -> None:
+    running: Running = await start_gateway(_yaml(echo.address), keys)
+    client = running.client
+    missing = await client.get("/plain")
+    assert missing.content == b'{"message":"Missing API key in request"}\n'
+    wrong = await client.get("/plain", headers={"apikey": "nope"})
+    assert wrong.content == b'{"message":"Invalid API key in request"}\n'
+    forbidden = await client.get("/plain", headers={"apikey": keys["READONLY_API_KEY"]})
+    assert forbidden.content == b'{"message":"The consumer_name is forbidden."}\n'
+    unrouted = await client.get("/nowhere")
+    assert unrouted.content == b'{"error_msg":"404 Route Not Found"}\n'
+    # Table bodies go out as text/plain, like every core.response.exit body.
+    assert missing.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+async def test_error_response_object_is_cjson_and_string_is_verbatim(
+    start_gateway, echo: Echo, keys: dict[str, str]
+) -> None:
+    running: Running = await start_gateway(_yaml(echo.address), keys)
+    meta = await running.client.get("/meta")
+    assert meta.status_code == 401
+    assert meta.content.endswith(b"}\n")
+    assert b"https:\\/\\/example.org\\/keys" in meta.content  # cjson escapes "/"
+    assert body_json(meta) == {"status": 401, "message": "see https://example.org/keys"}
+    text = await running.client.get("/text")
+    assert (text.status_code, text.content) == (401, b"no key, no entry")
+    await running.client.get("/slash")
+    limited = await running.client.get("/slash")
+    assert (limited.status_code, limited.content) == (429, b'{"error_msg":"a\\/b"}\n')
+
+
+async def test_runner_unreachable_503_is_nginx_error_page_without_header_filter(
+    start_gateway, echo: Echo, keys: dict[str, str]
+) -> None:
+    running: Running = await start_gateway(
+        _yaml(echo.address), keys, runner_socket="/tmp/definitely-absent.sock"
+    )
+    response = await running.client.get(
+        "/bare/x", headers={**ORIGIN, "apikey": keys["CHATGPT_API_KEY"]}
+    )
+    assert response.status_code == 503
+    assert response.content == b'{"error_msg":"503 Service Unavailable"}'
+    assert response.headers["Content-Type"] == "application/json"
+    # Set by limit-count in the access phase, before the exit: kept.
+    assert response.headers["X-RateLimit-Remaining"] == "4"
+    # Added by header filters, which the error page's location never runs.
+    assert "X-Request-Id" not in response.headers
+    assert "Vary" not in response.headers
+    assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+    # The same route's plugin answers (a body) still go through the header filters.
+    denied = await running.client.get("/bare/x", headers=ORIGIN)
+    assert denied.status_code == 401
+    assert "X-Request-Id" in denied.headers
+    assert denied.headers["Access-Control-Allow-Origin"] == "https://chatgpt.com"
+
+
+async def test_unreachable_upstream_502_is_nginx_error_page_without_header_filter(
+    start_gateway, keys: dict[str, str]
+) -> None:
+    running: Running = await start_gateway(_yaml(f"127.0.0.1:{_closed_port()}"), keys)
+    response = await running.client.get(
+        "/plain", headers={**ORIGIN, "apikey": keys["CHATGPT_API_KEY"]}
+    )
+    assert (response.status_code, response.content) == (502, b'{"error_msg":"502 Bad Gateway"}')
+    assert response.headers["Content-Type"] == "application/json"
+    assert "X-Request-Id" not in response.headers
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_parser_errors_are_error_pages_too(
+    start_gateway, echo: Echo, keys: dict[str, str]
+) -> None:
+    running: Running = await start_gateway(_yaml(echo.address), keys)
+    host, port = running.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /plain HTTP/1.1\r\nHost: a\r\nbroken header line\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"400", head
+    assert b"content-type: application/json" in head.lower()
+    assert body == b'{"error_msg":"400 Bad Request"}'
