@@ -1,0 +1,44 @@
+"""Confs are parsed and validated once, at PrepareConf (issue 3, the conf cache).
+
+A plugin's ``parse_conf`` must run when APISIX sends PrepareConf, and never again for the
+requests that present the token, nor for a PrepareConf that repeats a known key.
+"""
+
+from __future__ import annotations
+
+from runner_plugins import codec
+from runner_plugins.conf_cache import ConfCache
+from runner_plugins.dispatch import Dispatcher
+from runner_plugins.plugin import Plugin, Request, Stop
+from runner_plugins.registry import PluginRegistry
+
+from .test_runner_dispatch import call, prepare
+
+
+class CountingParse(Plugin[str]):
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.parsed: list[str] = []
+
+    def parse_conf(self, raw: str) -> str:
+        self.parsed.append(raw)
+        return raw.upper()
+
+    async def request_filter(self, conf: str, request: Request) -> Stop:
+        return Stop(status=200, body=conf.encode())
+
+
+async def test_parse_conf_runs_once_at_prepare_conf() -> None:
+    plugin = CountingParse()
+    dispatcher = Dispatcher(PluginRegistry([plugin]), ConfCache(ttl=7200))
+    key = "route#7#ext-plugin-post-req#3"
+    token = prepare(dispatcher, [("counting", "abc")], key=key)
+    assert plugin.parsed == ["abc"]  # parsed at PrepareConf, before any request
+    for req_id in range(20):
+        frame = await call(dispatcher, token, req_id=req_id)
+        assert codec.decode_req_call_reply(frame[4:]) == Stop(status=200, body=b"ABC")
+    assert prepare(dispatcher, [("counting", "abc")], key=key) == token
+    assert plugin.parsed == ["abc"]
+    other = prepare(dispatcher, [("counting", "xyz")], key="route#7#ext-plugin-post-req#4")
+    assert other != token and plugin.parsed == ["abc", "xyz"]
