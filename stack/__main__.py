@@ -189,6 +189,8 @@ def _free_port(host: str = "127.0.0.1") -> int:
 
 def _in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
+        # As the servers bind: TIME_WAIT leftovers of a stack just stopped must not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
