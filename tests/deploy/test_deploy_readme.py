@@ -71,3 +71,13 @@ def test_every_variable_in_the_readme_table_is_read_somewhere() -> None:
 def test_the_table_is_not_empty() -> None:
     # Guards the parser above: a reformatted table must not make both checks vacuous.
     assert {"CONFERENCE_SHARED_SECRET", "APISIX_CONF_EXPIRE_TIME"} <= _readme_table()
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in quick_start.strip().splitlines()]
+    assert "make test" in commands
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")]
+    assert steps[-1] == "make test" and not any("pytest" in step for step in steps)
