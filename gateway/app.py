@@ -33,6 +33,7 @@ from gateway.external import next_request_id
 from gateway.pipeline import Response, process
 from gateway.router import Router
 from gateway.upstream import HOP_BY_HOP, build_clients
+from gateway.uri import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,11 @@ class Gateway:
         header_bytes = sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
         if header_bytes > limits.max_header_bytes:
             return _from_exit(status_exit(431))
-        match = self.router.match(request.method, request.path)
+        raw_path = request.raw_path.split("?", 1)[0]
+        uri = normalize(raw_path)
+        if uri is None:
+            return _from_exit(status_exit(400))
+        match = self.router.match(request.method, uri)
         if match is None:
             return _from_exit(json_exit(404, {"error_msg": "404 Route Not Found"}))
         if request.content_length is not None and request.content_length > limits.max_body_bytes:
@@ -138,8 +143,8 @@ class Gateway:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         ctx = RequestContext(
             method=request.method,
-            path=request.path,
-            raw_path=request.raw_path.split("?", 1)[0],
+            path=uri,
+            raw_path=raw_path,
             args=MultiDict(request.query),
             headers=CIMultiDict(request.headers),
             src_ip=request.remote or "127.0.0.1",

@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from multidict import CIMultiDict
 
@@ -91,7 +91,8 @@ async def call_request(plugin: ExtPlugin, ctx: RequestContext) -> Exit | None:
     try:
         if runner is None:
             raise RunnerUnavailable("no runner configured")
-        path = ctx.path if ctx.upstream_path is None else unquote(ctx.upstream_path)
+        # ext-plugin/init.lua: $uri (decoded) unless upstream_uri is set, which goes as is.
+        path = ctx.path if ctx.upstream_path is None else ctx.upstream_path
         action = await runner.http_req_call(
             plugin.entries,
             conf_key(ctx, plugin.name),

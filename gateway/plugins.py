@@ -30,6 +30,7 @@ from multidict import CIMultiDict
 
 from gateway.errors import ConfigError, Exit, json_exit, status_exit, table_body
 from gateway.external import call_request
+from gateway.uri import safe_encode
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
@@ -380,6 +381,9 @@ class ProxyRewrite(GatewayPlugin):
     async def run(self, ctx: RequestContext) -> Exit | None:
         if "uri" in self.conf:
             ctx.upstream_path = quote(unquote(self.conf["uri"]), safe="/%:@!$&'()*+,;=-._~")
+        else:
+            # proxy-rewrite.lua always sets upstream_uri, to uri_safe_encode($uri).
+            ctx.upstream_path = safe_encode(ctx.path)
         if "host" in self.conf:
             ctx.upstream_host = self.conf["host"]
         if "method" in self.conf:

@@ -165,3 +165,51 @@ async def test_parser_errors_are_error_pages_too(
     assert head.split(b" ")[1] == b"400", head
     assert b"content-type: application/json" in head.lower()
     assert body == b'{"error_msg":"400 Bad Request"}'
+
+
+async def _raw_get(running: Running, target: str) -> tuple[int, bytes]:
+    """GET ``target`` byte for byte (httpx would normalise the path itself)."""
+    host, port = running.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+async def test_routes_on_nginx_uri_and_proxies_it_re_encoded(
+    start_gateway, echo: Echo, keys: dict[str, str]
+) -> None:
+    text = f"""
+upstreams:
+  - {{id: up, nodes: {{"{echo.address}": 1}}}}
+routes:
+  - id: topics
+    uri: /topics
+    upstream_id: up
+    plugins:
+      proxy-rewrite: {{headers: {{set: {{X-Seen: "1"}}}}}}
+  - id: speaker
+    uri: /speaker/*
+    upstream_id: up
+    plugins:
+      proxy-rewrite: {{headers: {{set: {{X-Seen: "1"}}}}}}
+#END
+"""
+    running: Running = await start_gateway(text, keys)
+    # nginx resolves dot segments and merges slashes before APISIX's router sees the path.
+    assert (await _raw_get(running, "/speakers/../topics?x=1"))[0] == 200
+    assert echo.last["path_qs"] == "/topics?x=1"
+    assert (await _raw_get(running, "//topics"))[0] == 200
+    assert echo.last["path_qs"] == "/topics"
+    # proxy-rewrite sends uri_safe_encode($uri): decoded, then only a few bytes re-escaped.
+    assert (await _raw_get(running, "/speaker/%37/a%2Fb%20c"))[0] == 200
+    assert echo.last["path_qs"] == "/speaker/7/a/b%20c"
+    served = len(echo.seen)
+    assert await _raw_get(running, "/speaker/../../etc") == (
+        400,
+        b'{"error_msg":"400 Bad Request"}',
+    )
+    assert len(echo.seen) == served
