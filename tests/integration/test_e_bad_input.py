@@ -67,3 +67,51 @@ def test_malformed_json_body(chatgpt: httpx.Client) -> None:
 def test_still_serving_after_bad_input(chatgpt: httpx.Client) -> None:
     assert chatgpt.get("/speakers", params={"limit": 1}).status_code == 200
     assert chatgpt.get("/speaker/3/context").status_code == 200
+
+
+def test_head_of_a_context_answers_like_get(chatgpt: httpx.Client) -> None:
+    # HEAD must not fall through to the plain read route (whose backend has no such path).
+    response = chatgpt.head("/speaker/1/context")
+    assert response.status_code == 200
+    assert response.headers["X-Context-Complete"] == "true"
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "ma\nria", "x\x7f"])
+def test_context_name_with_control_characters_is_400(chatgpt: httpx.Client, name: str) -> None:
+    response = chatgpt.get("/speakers/context", params={"speakername": name})
+    assert_error_shape(response, 400)
+    assert "speakername" in response.json()["details"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "speaker_id"),
+    [
+        ({"X-Request-Id": "é-rid".encode()}, 41),
+        ({"traceparent": b"\xe9"}, 42),
+        ({"tracestate": "日本".encode()}, 43),
+    ],
+)
+def test_context_with_non_ascii_correlation_headers(
+    chatgpt: httpx.Client, headers: dict[str, bytes], speaker_id: int
+) -> None:
+    # An id no other test asks for (the runner caches for 30 s), so the runner really calls
+    # the backend with the propagated headers.
+    response = chatgpt.get(f"/speaker/{speaker_id}/context", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["speaker"]["id"] == speaker_id
+
+
+def test_api_key_that_is_not_utf8_is_401(chatgpt: httpx.Client) -> None:
+    response = chatgpt.get("/speakers", headers={"apikey": b"\xe9\xff"})
+    assert_error_shape(response, 401)
+
+
+@pytest.mark.parametrize(
+    "raw", [rb'{"rating": 5, "comment": "\ud800"}', rb'{"rating": 5, "\udfff": 1}']
+)
+def test_feedback_with_lone_surrogate_escape_is_400(chatgpt: httpx.Client, raw: bytes) -> None:
+    response = chatgpt.post(
+        "/session/101/feedback", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert_error_shape(response, 400)
