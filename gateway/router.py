@@ -3,8 +3,9 @@
 Strategy: lua-resty-radixtree looks up an exact path first (a hash), then walks the radix tree
 for the longest prefix; a path with a ``:param`` is stored under the prefix before its first
 parameter and checked against a compiled pattern when reached, and ``/a/*`` is the prefix
-``/a/``. Routes sharing the same key are tried by descending ``priority``, and a route whose
-methods do not match is skipped so the next candidate gets its chance. We compute the same
+``/a/``. Routes sharing the same key are tried by descending ``priority``, then the longer uri
+pattern first (radixtree's ``sort_route``), then file order, and a route whose methods do not
+match is skipped so the next candidate gets its chance. We compute the same
 candidate order with a sort instead of a tree: the route table is tiny, and the order (not the
 data structure) is what clients observe.
 """
@@ -28,6 +29,8 @@ class _Entry:
     prefix: str
     pattern: re.Pattern[str] | None
     order: int
+    #: The uri as written (radixtree breaks a priority tie by its length).
+    uri: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +46,8 @@ def _entry(route: Route, uri: str, order: int) -> _Entry:
     colon = uri.find(":")
     if colon == -1:
         if star == -1:
-            return _Entry(route, uri, uri, None, order)
-        return _Entry(route, None, uri[:-1], None, order)
+            return _Entry(route, uri, uri, None, order, uri)
+        return _Entry(route, None, uri[:-1], None, order, uri)
     pattern = ""
     for piece in re.split(r"(:\w+)", uri.rstrip("*")):
         if piece.startswith(":"):
@@ -52,7 +55,7 @@ def _entry(route: Route, uri: str, order: int) -> _Entry:
         else:
             pattern += re.escape(piece)
     pattern += ".*" if uri.endswith("*") else ""
-    return _Entry(route, None, uri[:colon], re.compile(pattern + r"\Z"), order)
+    return _Entry(route, None, uri[:colon], re.compile(pattern + r"\Z"), order, uri)
 
 
 class Router:
@@ -72,7 +75,7 @@ class Router:
                     self._prefixed.append(entry)
         for entries in self._exact.values():
             entries.sort(key=lambda e: (-e.route.priority, e.order))
-        self._prefixed.sort(key=lambda e: (-len(e.prefix), -e.route.priority, e.order))
+        self._prefixed.sort(key=lambda e: (-len(e.prefix), -e.route.priority, -len(e.uri), e.order))
 
     def match(self, method: str, path: str) -> Match | None:
         for entry in self._exact.get(path, ()):

@@ -213,3 +213,26 @@ routes:
         b'{"error_msg":"400 Bad Request"}',
     )
     assert len(echo.seen) == served
+
+
+def test_equal_priority_prefers_the_longer_uri_like_radixtree(keys: dict[str, str]) -> None:
+    from gateway.config import parse
+    from gateway.router import Router
+
+    # lua-resty-radixtree's sort_route: priority first, then the longer uri pattern; the order
+    # in the file only breaks a tie of both.
+    text = """
+upstreams:
+  - {id: up, nodes: {"127.0.0.1:1": 1}}
+routes:
+  - {id: star, uri: "/a/*", upstream_id: up}
+  - {id: param, uri: "/a/:x/b", upstream_id: up}
+  - {id: first, uris: ["/c/*"], upstream_id: up}
+  - {id: second, uris: ["/c/*"], upstream_id: up}
+#END
+"""
+    router = Router(parse(text, keys).routes)
+    found = router.match("GET", "/a/1/b")
+    assert found is not None and found.route.id == "param"
+    tie = router.match("GET", "/c/1")
+    assert tie is not None and tie.route.id == "first"
