@@ -14,11 +14,11 @@ import itertools
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from multidict import CIMultiDict
 
 from gateway.errors import Exit, status_exit
+from gateway.uri import safe_encode
 from runner_plugins.codec import ExtraInfoQuery
 from runner_plugins.errors import RunnerUnavailable
 from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
@@ -120,7 +120,7 @@ async def call_request(plugin: ExtPlugin, ctx: RequestContext) -> Exit | None:
 def apply_rewrite(ctx: RequestContext, action: Rewrite) -> None:
     """Apply a runner Rewrite in APISIX's order: path, headers, body, resp_headers, args."""
     if action.path is not None:
-        ctx.upstream_path = quote(action.path, safe="/%:@!$&'()*+,;=-._~")
+        ctx.upstream_path = safe_encode(action.path)
     for name, value in action.headers:
         if value is None:
             ctx.headers.popall(name, None)

@@ -48,3 +48,36 @@ def test_nginx_rejects_with_400(raw: str) -> None:
 )
 def test_safe_encode_is_ngx_escape_uri(uri: str, encoded: str) -> None:
     assert safe_encode(uri) == encoded
+
+
+def test_runner_rewrite_path_is_uri_safe_encoded(keys: dict[str, str]) -> None:
+    # ext-plugin/init.lua: upstream_uri = core.utils.uri_safe_encode(rewrite.path).
+    from multidict import CIMultiDict, MultiDict
+
+    from gateway.config import parse
+    from gateway.context import RequestContext, Services
+    from gateway.external import apply_rewrite
+    from runner_plugins.plugin import Rewrite
+
+    text = """
+upstreams:
+  - {id: up, nodes: {"127.0.0.1:1": 1}}
+routes:
+  - {id: r, uri: "/*", upstream_id: up}
+#END
+"""
+    route = parse(text, keys).routes[0]
+    ctx = RequestContext(
+        method="GET",
+        path="/x",
+        raw_path="/x",
+        args=MultiDict(),
+        headers=CIMultiDict(),
+        src_ip="127.0.0.1",
+        server_port=9080,
+        body=b"",
+        route=route,
+        services=Services(consumers=(), limiter=None, runner=None),  # type: ignore[arg-type]
+    )
+    apply_rewrite(ctx, Rewrite(path="/a b/<c>/é/50%"))
+    assert ctx.upstream_path == "/a%20b/<c>/%C3%A9/50%25"
