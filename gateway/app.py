@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -68,7 +68,7 @@ class _JsonErrorHandler(RequestHandler):
         # Requests beyond even the parser's generous limits never reach Gateway.handle.
         if isinstance(exc, LineTooLong):
             status = 431
-        logger.info("rejected a malformed request from %s: %s", request.remote, exc)
+        logger.info("rejected a malformed request from %s: %s", request.remote, _reason(exc))
         if request.writer.output_size > 0:
             raise ConnectionError("response already started; cannot send the error")
         result = status_exit(status)
@@ -78,6 +78,14 @@ class _JsonErrorHandler(RequestHandler):
         response.headers["Server"] = SERVER_HEADER
         response.force_close()
         return response
+
+
+def _reason(exc: BaseException | None) -> str:
+    """What was wrong, without aiohttp's quote of the raw bytes (they may hold an API key)."""
+    if isinstance(exc, HttpProcessingError):
+        first = (exc.message or "").strip().splitlines()
+        return f"{exc.code} {first[0].rstrip(':') if first else type(exc).__name__}"
+    return type(exc).__name__ if exc is not None else "unknown error"
 
 
 class _JsonErrorServer(web.Server):

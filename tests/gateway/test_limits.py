@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
+
+import pytest
 
 from gateway.app import Limits
 from tests.gateway.conftest import Echo, body_json
@@ -90,3 +93,28 @@ async def test_parser_level_errors_are_json_too(start_gateway, echo: Echo) -> No
         assert json.loads(body)["error_msg"].startswith(str(status))
     assert echo.seen == []
     assert (await running.client.get("/still-up")).status_code == 200
+
+
+async def test_parser_errors_are_logged_without_the_request_bytes(
+    start_gateway, echo: Echo, caplog: pytest.LogCaptureFixture
+) -> None:
+    # aiohttp quotes the offending bytes in its message; a sloppy client's request line or
+    # header block carries its API key, which must not end up in the gateway's log.
+    running = await start_gateway(_yaml(echo.address), {})
+    host, port = running.url.removeprefix("http://").split(":")
+    secret = "k3y-that-must-not-be-logged"
+    caplog.set_level(logging.DEBUG, logger="gateway")
+    for raw in (
+        f"GET /x HTTP/1.1\nHost: a\napikey: {secret}\n\n".encode(),  # bare LF line ends
+        f"GET /x HTTP/1.1\r\nHost: a\r\napikey : {secret}\r\n\r\n".encode(),
+        f"GET /x HTTP/1.1\r\nHost: a\r\napikey: {secret}\x01\r\n\r\n".encode(),
+    ):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.split(b" ")[1] == b"400", answer
+    rejected = [r for r in caplog.records if "malformed request" in r.getMessage()]
+    assert len(rejected) == 3
+    assert all(secret not in r.getMessage() for r in caplog.records)
