@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote, unquote
 
 import jsonschema
 from limits import RateLimitItemPerSecond
@@ -337,8 +336,9 @@ class ProxyRewrite(GatewayPlugin):
     schema = {
         "type": "object",
         "properties": {
-            # Values may not use nginx variables ($name): the stand-in does not expand them.
-            "uri": {"type": "string", "pattern": r"^/[^$]*$"},
+            # Values may not use nginx variables ($name): the stand-in does not expand them;
+            # nor a query in uri (APISIX splits it off and merges the client's args).
+            "uri": {"type": "string", "pattern": r"^/[^$?]*$"},
             "host": {"type": "string", "pattern": r"^[^$/]+$"},
             "method": {
                 "enum": ["GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "TRACE"]
@@ -380,7 +380,7 @@ class ProxyRewrite(GatewayPlugin):
 
     async def run(self, ctx: RequestContext) -> Exit | None:
         if "uri" in self.conf:
-            ctx.upstream_path = quote(unquote(self.conf["uri"]), safe="/%:@!$&'()*+,;=-._~")
+            ctx.upstream_path = safe_encode(self.conf["uri"])
         else:
             # proxy-rewrite.lua always sets upstream_uri, to uri_safe_encode($uri).
             ctx.upstream_path = safe_encode(ctx.path)

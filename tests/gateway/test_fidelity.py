@@ -236,3 +236,41 @@ routes:
     assert found is not None and found.route.id == "param"
     tie = router.match("GET", "/c/1")
     assert tie is not None and tie.route.id == "first"
+
+
+async def test_proxy_rewrite_uri_is_sent_through_uri_safe_encode(
+    start_gateway, echo: Echo, keys: dict[str, str]
+) -> None:
+    # proxy-rewrite.lua: upstream_uri = uri_safe_encode(conf.uri); "%" is escaped too.
+    text = f"""
+upstreams:
+  - {{id: up, nodes: {{"{echo.address}": 1}}}}
+routes:
+  - id: r
+    uri: /r
+    upstream_id: up
+    plugins:
+      proxy-rewrite: {{uri: "/x%20y/é z"}}
+#END
+"""
+    running: Running = await start_gateway(text, keys)
+    response = await running.client.get("/r?q=1")
+    assert response.status_code == 200
+    assert echo.last["path_qs"] == "/x%2520y/%C3%A9%20z?q=1"
+
+
+def test_proxy_rewrite_uri_with_a_query_is_refused(keys: dict[str, str]) -> None:
+    import pytest
+
+    from gateway.config import parse
+    from gateway.errors import ConfigError
+
+    text = """
+upstreams:
+  - {id: up, nodes: {"127.0.0.1:1": 1}}
+routes:
+  - {id: r, uri: /r, upstream_id: up, plugins: {proxy-rewrite: {uri: "/x?a=1"}}}
+#END
+"""
+    with pytest.raises(ConfigError, match="proxy-rewrite"):
+        parse(text, keys)
