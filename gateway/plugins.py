@@ -192,7 +192,8 @@ class KeyAuth(GatewayPlugin):
         from_header = key is not None
         if key is None:
             key = ctx.args.get(query)
-        if not key:
+        # Lua's "if not key": an empty key is still a key, looked up and found invalid.
+        if key is None:
             return json_exit(401, {"message": "Missing API key in request"}, [self._CHALLENGE])
         consumer = None
         # aiohttp keeps header bytes that are not UTF-8 as surrogate escapes: give them back.

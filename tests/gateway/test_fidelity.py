@@ -274,3 +274,17 @@ routes:
 """
     with pytest.raises(ConfigError, match="proxy-rewrite"):
         parse(text, keys)
+
+
+async def test_empty_apikey_is_an_invalid_key_not_a_missing_one(
+    start_gateway, echo: Echo, keys: dict[str, str]
+) -> None:
+    # key-auth.lua tests "if not key": an empty string is a key in Lua, so it is looked up
+    # (and not found), and a header, even empty, means the query is not consulted.
+    running: Running = await start_gateway(_yaml(echo.address), keys)
+    empty_header = await running.client.get(
+        "/plain", headers={"apikey": ""}, params={"apikey": keys["CHATGPT_API_KEY"]}
+    )
+    assert empty_header.content == b'{"message":"Invalid API key in request"}\n'
+    empty_query = await running.client.get("/plain?apikey=")
+    assert empty_query.content == b'{"message":"Invalid API key in request"}\n'
