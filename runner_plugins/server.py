@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import socket
 import stat
@@ -40,7 +41,7 @@ from runner_plugins.errors import ConfigError, ProtocolError
 from runner_plugins.protocol import MAX_PAYLOAD, FrameReader, RpcType, encode_frame
 from runner_plugins.registry import PluginRegistry
 
-__all__ = ["RunnerServer", "prepare_socket_path", "run"]
+__all__ = ["RunnerServer", "prepare_socket_path", "raise_open_file_limit", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ _READ_HIGH_WATER = MAX_PAYLOAD + 4
 _PLUGIN_HOOK_TIMEOUT = 5.0
 _SWEEP_INTERVAL = 1.0
 _BLOCKED_WARNING = 0.25
+# File descriptors beyond one per APISIX connection: listener, logs, plugins' backend pools.
+_SPARE_FILES = 256
 _Handler = Callable[[bytes, Callable[[bytes], "asyncio.Future[bytes]"]], Coroutine[Any, Any, bytes]]
 
 
@@ -404,12 +407,43 @@ def prepare_socket_path(path: str) -> None:
     raise ConfigError(f"another process is already serving on {path}")
 
 
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise this process's soft open-file limit to ``wanted`` if the hard limit allows.
+
+    Debian's default soft limit (1024) is below what 1,000 APISIX connections plus the
+    plugins' own sockets need, while the hard limit is usually far higher; nginx raises its
+    workers' limit the same way (``worker_rlimit_nofile``). Returns the soft limit in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted if soft == resource.RLIM_INFINITY else soft
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            logger.warning("could not raise the open-file limit from %d: %s", soft, exc)
+            return soft
+        logger.info("open-file limit raised from %d to %d", soft, target)
+        return target
+    return soft
+
+
 async def run(
     config: RunnerConfig,
     registry: PluginRegistry,
     ready: Callable[[RunnerServer], Any] | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT, then shut down gracefully."""
+    wanted = config.max_connections + _SPARE_FILES
+    limit = raise_open_file_limit(wanted)
+    if limit < wanted:
+        logger.warning(
+            "open-file limit %d (hard) is below %d: about %d APISIX connections at most",
+            limit,
+            wanted,
+            max(0, limit - _SPARE_FILES),
+        )
     server = RunnerServer(config, registry)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -18,11 +21,12 @@ import pytest
 from runner_plugins import codec, server
 from runner_plugins.client import RunnerClient
 from runner_plugins.errors import RunnerUnavailable
+from runner_plugins.plugin import Stop
 from runner_plugins.protocol import ErrorCode
 
 from .conftest import start_runner
 from .helper_plugins import plugins
-from .test_runner_process import spawn, wait_for_socket
+from .test_runner_process import HERE, ROOT, spawn, wait_for_socket
 from .test_runner_server import close, open_raw, raw_prepare, read_frame, req_frame
 
 
@@ -88,3 +92,45 @@ async def test_sigterm_with_a_request_that_never_ends_still_exits_within_a_secon
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+async def test_runner_holds_more_connections_than_a_low_default_open_file_limit(socket_path):
+    # Debian's default soft limit is 1024 open files, fewer than 1,000 APISIX connections plus
+    # the runner's own backend pool need; here 256, with 400 requests that must be inside the
+    # plugin at the same time. The runner has to raise its soft limit (the hard limit allows it).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard >= 1000
+    together = 400
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}",
+        "APISIX_LISTEN_ADDRESS": f"unix:{socket_path}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner_plugins", "--plugin", "barrier_plugin"],
+        cwd=ROOT,
+        env=environ,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=low_limit,
+    )
+    client = RunnerClient(socket_path, max_idle=together, read_timeout=60)
+    try:
+        await wait_for_socket(proc, socket_path)
+        replies = await asyncio.gather(
+            *(
+                client.http_req_call([("barrier", str(together))], "b", method="GET", path=f"/{i}")
+                for i in range(together)
+            ),
+            return_exceptions=True,
+        )
+        statuses = [r.status if isinstance(r, Stop) else repr(r) for r in replies]
+        assert statuses == [200] * together, sorted(set(map(str, statuses)))
+    finally:
+        await client.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)

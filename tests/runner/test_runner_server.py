@@ -16,6 +16,7 @@ from runner_plugins.conf_cache import ConfCache
 from runner_plugins.errors import ConfigError, RunnerUnavailable
 from runner_plugins.plugin import ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import MAX_PAYLOAD, ErrorCode, RpcType, encode_frame
+from runner_plugins.server import raise_open_file_limit
 
 from . import oracle
 from .conftest import LiveRunner, start_runner
@@ -249,6 +250,8 @@ async def test_many_sequential_requests_share_one_connection(live: LiveRunner):
 
 
 async def test_a_thousand_concurrent_connections(live: LiveRunner):
+    # Client and server share this process: 2,000 sockets, above Debian's default soft limit.
+    raise_open_file_limit(2 * 1000 + 256)
     client = RunnerClient(live.server.config.socket_path, max_idle=1000, read_timeout=30)
     seen = 0
 
