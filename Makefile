@@ -87,7 +87,7 @@ docker-env: env-file
 
 docker-up: docker-env
 	$(COMPOSE) --env-file .env up --build --detach --wait
-	@echo "Gateway: http://127.0.0.1:$${GATEWAY_PORT:-9080} (API keys in .env)"
+	@$(PY) -m stack banner --docker
 
 docker-down:
 	@if [ -f .env ]; then $(COMPOSE) --env-file .env down --remove-orphans; \

@@ -8,6 +8,8 @@ Commands:
   status               print the state file
   logs [--follow]      the last lines of every component's log
   backend stop|start   stop/start only the backend (the integration suite's fault hook)
+  banner [--docker]    print the gateway URL, API keys, manifest and OpenAPI URLs (the Docker
+                       stack's `make up` ends with it)
   test [PYTEST ARGS]   start a detached stack (free ports, state in var/e2e/run-<pid>, kept
                        on failure), run tests/integration against it, stop it
 """
@@ -87,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true")
     backend = sub.add_parser("backend", help="stop or start the backend only")
     backend.add_argument("action", choices=["stop", "start"])
+    banner = sub.add_parser("banner", help="print the URLs and API keys of the running stack")
+    banner.add_argument("--docker", action="store_true", help="for the Docker stack (make up)")
     test = sub.add_parser("test", help="run tests/integration against a fresh local stack")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     return parser
@@ -129,13 +133,19 @@ def _environment(settings: Settings) -> dict[str, str]:
     return merged_environment(ensure_env_file(settings.env_file), os.environ)
 
 
-def _banner(settings: Settings, env: Mapping[str, str]) -> str:
+def _banner(settings: Settings, env: Mapping[str, str], *, docker: bool = False) -> str:
     url = settings.gateway_url
+    if docker:
+        kind = "Docker stack: Apache APISIX with the runner inside its image"
+        logs, stop = "`make logs`", "`make down`"
+    else:
+        kind = "local stack; the gateway is a development stand-in for APISIX"
+        logs = f"{settings.log_dir}/{{backend,runner,gateway}}.log"
+        stop = "Ctrl-C here, or `make down`"
     return "\n".join(
         [
             "",
-            "Conference gateway is up (local stack; the gateway is a development stand-in for "
-            "APISIX).",
+            f"Conference gateway is up ({kind}).",
             f"  Gateway URL:            {url}",
             f"  API key for ChatGPT:    {env['CHATGPT_API_KEY']}",
             "                          (send it in the 'apikey' header; GPT Action: "
@@ -143,8 +153,8 @@ def _banner(settings: Settings, env: Mapping[str, str]) -> str:
             f"  Read-only API key:      {env['READONLY_API_KEY']}",
             f"  Plugin manifest (ChatGPT plugin dev mode): {url}/.well-known/ai-plugin.json",
             f"  OpenAPI (GPT Action import):               {url}/openapi.yaml",
-            f"  Logs: {settings.log_dir}/{{backend,runner,gateway}}.log",
-            "  Stop: Ctrl-C here, or `make down`.",
+            f"  Logs: {logs}",
+            f"  Stop: {stop}.",
             "",
         ]
     )
@@ -374,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "env":
         ensure_env_file(settings.env_file)
         print(f"{settings.env_file} holds the stack's secrets (mode 0600)")
+        return 0
+    if args.command == "banner":
+        print(_banner(settings, _environment(settings), docker=args.docker))
         return 0
     if args.command == "status":
         state = read_state(settings)

@@ -155,3 +155,28 @@ def local(printed_url: str) -> str:
 
 def stat_mode(path: Path) -> int:
     return path.stat().st_mode & 0o777
+
+
+def test_docker_make_up_prints_the_same_urls_and_key(state_dir: Path) -> None:
+    # No Docker engine here: check the command the docker-up recipe ends with, on a .env like
+    # the one `make docker-env` writes, and that the recipe really calls it.
+    env_file = state_dir / ".env"
+    env_file.write_text(
+        "CONFERENCE_SHARED_SECRET=s-0123456789\nCHATGPT_API_KEY=chatgpt-key-for-test\n"
+        "READONLY_API_KEY=readonly-key-for-test\nGATEWAY_PORT=9123\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_SECRET"))}
+    environ.pop("GATEWAY_PORT", None)
+    printed = subprocess.run(
+        [sys.executable, "-m", "stack", "--env-file", str(env_file), "--state-dir",
+         str(state_dir), "banner", "--docker"],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert "Apache APISIX" in printed and "stand-in" not in printed
+    assert re.search(r"Gateway URL:\s+http://localhost:9123\n", printed)
+    assert re.search(r"API key for ChatGPT:\s+chatgpt-key-for-test\n", printed)
+    assert "http://localhost:9123/.well-known/ai-plugin.json" in printed
+    assert "http://localhost:9123/openapi.yaml" in printed
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ndocker-up:", 1)[1].split("\n\n", 1)[0]
+    assert "-m stack banner --docker" in recipe
