@@ -288,3 +288,13 @@ async def test_empty_apikey_is_an_invalid_key_not_a_missing_one(
     assert empty_header.content == b'{"message":"Invalid API key in request"}\n'
     empty_query = await running.client.get("/plain?apikey=")
     assert empty_query.content == b'{"message":"Invalid API key in request"}\n'
+
+
+async def test_public_routes_share_one_per_address_budget(project_gateway: Running) -> None:
+    # Both unauthenticated routes use the same limit-count conf (a YAML alias). On APISIX a
+    # counter without group is keyed by the conf's parent route, which an alias (one Lua table)
+    # makes ambiguous; the explicit group makes it one budget per address on both gateways.
+    first = await project_gateway.client.get("/openapi.yaml")
+    second = await project_gateway.client.get("/no/such/path")
+    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in (first, second)]
+    assert remaining[1] == remaining[0] - 1
