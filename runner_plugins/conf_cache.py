@@ -60,6 +60,11 @@ class ConfCache:
         self._by_key: dict[str, int] = {}
         self._next = secrets.randbits(32) if first_token is None else first_token
 
+    @property
+    def ttl(self) -> float:
+        """Seconds an entry lives after its creation or last use."""
+        return self._ttl
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from runner_plugins import codec
 from runner_plugins.conf_cache import ConfCache
+from runner_plugins.config import RunnerConfig
 from runner_plugins.dispatch import Dispatcher
 from runner_plugins.plugin import Plugin, Request, Stop
 from runner_plugins.registry import PluginRegistry
+from runner_plugins.server import RunnerServer
 
 from .test_runner_dispatch import call, prepare
 
@@ -42,3 +44,11 @@ async def test_parse_conf_runs_once_at_prepare_conf() -> None:
     assert plugin.parsed == ["abc"]
     other = prepare(dispatcher, [("counting", "xyz")], key="route#7#ext-plugin-post-req#4")
     assert other != token and plugin.parsed == ["abc", "xyz"]
+
+
+def test_the_runner_built_from_apisix_env_keeps_confs_twice_the_expire_time() -> None:
+    # The config computes 2 x APISIX_CONF_EXPIRE_TIME; this checks the server really uses it
+    # (a cache built from conf_expire_time itself would expire tokens APISIX still presents).
+    config = RunnerConfig.from_env({"APISIX_CONF_EXPIRE_TIME": "10"}, listen="/tmp/unused.sock")
+    runner = RunnerServer(config, PluginRegistry([CountingParse()]))
+    assert runner.dispatcher.cache.ttl == 20
