@@ -113,6 +113,13 @@ class UpstreamClient:
         host = host_override or self.host_header(node, headers.get("Host"))
         if host is not None:
             out["Host"] = host
+        if body:
+            # An early error answer (413, 415) leaves the body unread; gunicorn then drops the
+            # connection after a bounded drain despite announcing keep-alive, and a pooled
+            # reuse racing with that drop was a 502 for the next request. nginx never keeps a
+            # connection whose request body the upstream did not take; aiohttp cannot tell,
+            # so a request with a body never leaves its connection in the pool.
+            out["Connection"] = "close"
         url = f"{up.scheme}://{_netloc(node)}{target}"
         deadline = up.connect_timeout + up.send_timeout + up.read_timeout
         try:
