@@ -138,15 +138,20 @@ class Gateway:
         match = self.router.match(request.method, uri)
         if match is None:
             return _from_exit(json_exit(404, {"error_msg": "404 Route Not Found"}))
-        if request.content_length is not None and request.content_length > limits.max_body_bytes:
-            return _from_exit(status_exit(413))
-        try:
-            async with asyncio.timeout(limits.client_body_timeout):
-                body = await _read_body(request, limits.max_body_bytes)
-        except TimeoutError:
-            return _from_exit(status_exit(408))
+        # APISIX runs nginx with apisix_delay_client_max_body_check on: an oversize body is only
+        # refused when it is read, i.e. when proxying, so the plugins answer first (pipeline).
+        too_large = (
+            request.content_length is not None and request.content_length > limits.max_body_bytes
+        )
+        body: bytes | None = b""
+        if not too_large:
+            try:
+                async with asyncio.timeout(limits.client_body_timeout):
+                    body = await _read_body(request, limits.max_body_bytes)
+            except TimeoutError:
+                return _from_exit(status_exit(408))
         if body is None:
-            return _from_exit(status_exit(413))
+            too_large, body = True, b""
         route = match.route
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         ctx = RequestContext(
@@ -158,6 +163,7 @@ class Gateway:
             src_ip=request.remote or "127.0.0.1",
             server_port=sockname[1] if sockname else 0,
             body=body,
+            body_too_large=too_large,
             route=route,
             services=self.services,
             runner_request_id=next_request_id(),

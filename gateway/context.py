@@ -80,6 +80,8 @@ class RequestContext:
     body: bytes
     route: Route
     services: Services
+    #: Over client_max_body_size: refused (413) when proxying, as nginx's delayed check does.
+    body_too_large: bool = False
     #: The runner's numeric request id (APISIX: worker id << 22 + counter).
     runner_request_id: int = 0
     consumer: Consumer | None = None

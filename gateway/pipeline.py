@@ -102,6 +102,9 @@ async def _phases(ctx: RequestContext) -> Response | None:
 async def _proxy(
     ctx: RequestContext, upstream: UpstreamClient | None, query_string: str
 ) -> Response:
+    if ctx.body_too_large:
+        # Proxying reads the body: only now does nginx apply client_max_body_size.
+        return _exit_response(ctx, None, status_exit(413))
     if upstream is None:
         # No upstream and no plugin answered (e.g. a degraded runner): nothing can serve it.
         return _exit_response(ctx, None, status_exit(502))

@@ -298,3 +298,30 @@ async def test_public_routes_share_one_per_address_budget(project_gateway: Runni
     second = await project_gateway.client.get("/no/such/path")
     remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in (first, second)]
     assert remaining[1] == remaining[0] - 1
+
+
+async def test_body_size_limit_applies_when_the_body_is_read(
+    project_gateway: Running, echo: Echo, keys: dict[str, str]
+) -> None:
+    # APISIX's runtime sets apisix_delay_client_max_body_check on (ngx_tpl.lua): nginx checks
+    # client_max_body_size only when the body is read (proxying), so the plugins answer first
+    # (api7/apisix-nginx-module t/client.t: an unread oversize body is no 413).
+    big = b"x" * (1024 * 1024 + 1)
+    path = "/session/101/feedback"
+    no_key = await project_gateway.client.post(path, content=big)
+    assert no_key.status_code == 401
+    readonly = await project_gateway.client.post(
+        path, content=big, headers={"apikey": keys["READONLY_API_KEY"]}
+    )
+    assert readonly.status_code == 403
+    allowed = await project_gateway.client.post(
+        path, content=big, headers={"apikey": keys["CHATGPT_API_KEY"]}
+    )
+    assert (allowed.status_code, allowed.content) == (
+        413,
+        b'{"error_msg":"413 Request Entity Too Large"}',
+    )
+    assert "X-RateLimit-Remaining" in allowed.headers  # counted before the body was read
+    assert echo.seen == []
+    # The gateway still serves on.
+    assert (await project_gateway.client.get("/openapi.yaml")).status_code == 200
