@@ -69,6 +69,7 @@ async def test_oversize_sources_are_errors_not_unbounded_reads(
     monkeypatch.setattr(context_backend, "MAX_SOURCE_BYTES", LIMIT)
     got = await ask(plugin, conf_for(oversize_backend, cache_ttl_s=0), "/speaker/1/context")
     assert got.status == 200 and got.headers["x-context-complete"] == "false"
+    assert got.headers["cache-control"] == "no-store"  # a partial answer is never replayed
     assert got.body["speaker"]["id"] == 1
     assert got.body["meta"]["missing"] == ["sessions", "topics"]
     errors = {s["name"]: s["error"] for s in got.body["meta"]["sources"]}
