@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask
 
-from backend import cli, errors, security, sessions, speakers, surface, topics
+from backend import cli, drain, errors, security, sessions, speakers, surface, topics
 from backend.config import load_config
 from backend.seed import prepare_database
 from backend.storage import Store, create_db_engine
@@ -55,6 +55,7 @@ def create_app(
     app.extensions["clock"] = clock
     errors.init_app(app)
     security.init_app(app)
+    drain.init_app(app)
     for blueprint in (speakers.bp, sessions.bp, topics.bp):
         app.register_blueprint(blueprint)
     surface.init_app(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from backend import drain
 from backend.schema import feedback
 from tests.backend.conftest import FIXED_NOW
 
@@ -147,3 +149,30 @@ def test_body_over_64_kib_is_413(client: FlaskClient) -> None:
     response = client.post("/session/101/feedback", data=big, content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"] == "Request Entity Too Large"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [("application/json", 413), ("text/plain", 415)],
+)
+def test_an_early_answer_still_reads_the_rest_of_the_body(
+    client: FlaskClient, content_type: str, status: int
+) -> None:
+    # gunicorn drops a kept-alive connection whose unread body exceeds 64 KiB (after
+    # announcing keep-alive): the gateway's next request on it failed as a 502.
+    body = b'{"rating": 5, "comment": "' + b"x" * 200_000 + b'"}'
+    stream = io.BytesIO(body)
+    response = client.post(
+        "/session/101/feedback",
+        input_stream=stream,
+        headers={"Content-Type": content_type, "Content-Length": str(len(body))},
+        buffered=False,
+    )
+    assert response.status_code == status
+    response.close()  # the body is read after the answer went out
+    assert stream.tell() == len(body)
+
+
+def test_the_drain_is_bounded() -> None:
+    endless = io.BytesIO(b"y" * (drain.MAX_DRAIN_BYTES + 10))
+    assert drain.drain(endless) == drain.MAX_DRAIN_BYTES
