@@ -53,10 +53,11 @@ async def test_signal_drains_in_flight_and_exits_within_a_second(socket_path, si
     try:
         await wait_for_socket(proc, socket_path)
         assert await client.http_req_call([("slow", "0")], "k", method="GET", path="/")
-        in_flight = asyncio.ensure_future(
-            client.http_req_call([("slow", "0.4")], "k", method="GET", path="/")
+        in_flight = asyncio.ensure_future(  # its own key: "k" is already the 0 s conf
+            client.http_req_call([("slow", "0.4")], "k-slow", method="GET", path="/")
         )
         await asyncio.sleep(0.1)  # the slow request is now inside the plugin
+        assert not in_flight.done()
         sent = time.monotonic()
         proc.send_signal(signum)
         assert await in_flight == Stop(status=200, body=b"slept")

@@ -19,6 +19,7 @@ from runner_plugins.protocol import MAX_PAYLOAD, ErrorCode, RpcType, encode_fram
 from runner_plugins.server import raise_open_file_limit
 
 from . import oracle
+from .barrier_plugin import Barrier
 from .conftest import LiveRunner, start_runner
 from .helper_plugins import Noop, plugins
 
@@ -249,25 +250,25 @@ async def test_many_sequential_requests_share_one_connection(live: LiveRunner):
         await client.close()
 
 
-async def test_a_thousand_concurrent_connections(live: LiveRunner):
+async def test_a_thousand_concurrent_connections(socket_path):
     # Client and server share this process: 2,000 sockets, above Debian's default soft limit.
     raise_open_file_limit(2 * 1000 + 256)
-    client = RunnerClient(live.server.config.socket_path, max_idle=1000, read_timeout=30)
-    seen = 0
-
-    async def one(i: int) -> object:
-        nonlocal seen
-        reply = await client.http_req_call([("slow", "0.3")], KEY, method="GET", path=f"/{i}")
-        seen = max(seen, live.server.connection_count)
-        return reply
-
+    # The barrier answers only once all 1,000 requests are inside the runner at the same time,
+    # so this proves 1,000 concurrent requests (one per connection), not 1,000 quick ones.
+    server = await start_runner(socket_path, [Barrier()])
+    client = RunnerClient(socket_path, max_idle=1000, read_timeout=60)
     try:
-        await client.http_req_call([("slow", "0")], KEY, method="GET", path="/")  # prepare once
-        replies = await asyncio.gather(*(one(i) for i in range(1000)))
-        assert all(r == Stop(status=200, body=b"slept") for r in replies)
-        assert seen >= 1000
+        replies = await asyncio.gather(
+            *(
+                client.http_req_call([("barrier", "1000")], KEY, method="GET", path=f"/{i}")
+                for i in range(1000)
+            )
+        )
+        assert all(r == Stop(status=200, body=b"together") for r in replies)
+        assert server.connection_count >= 1000
     finally:
         await client.close()
+        await server.shutdown()
 
 
 async def test_client_reprepares_when_the_runner_lost_its_tokens(socket_path):
