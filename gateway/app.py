@@ -206,6 +206,10 @@ class Gateway:
 async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
     if not request.body_exists:
         return b""
+    if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
+        # aiohttp's low-level server leaves this to the handler; a client that waits for it
+        # (curl 7.x above 1 KiB) would otherwise stall until its own expect timeout.
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_any():

@@ -40,6 +40,8 @@ HOP_BY_HOP = frozenset(
         "transfer-encoding",
         "upgrade",
         "content-length",
+        # The gateway answers Expect itself; nginx's proxy module clears it too.
+        "expect",
     }
 )
 

@@ -163,3 +163,25 @@ async def test_an_early_error_answer_to_a_body_does_not_poison_the_pool(start_ga
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_expect_100_continue_gets_the_interim_answer(start_gateway, echo: Echo) -> None:
+    # curl 7.x sends Expect: 100-continue for bodies over 1 KiB and waits for "100 Continue"
+    # before the body; nginx sends it when it starts reading the body.
+    running = await start_gateway(_yaml(echo.address), {})
+    host, port = running.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = b'{"rating": 5}'
+    writer.write(
+        b"POST /b HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n" % len(body)
+    )
+    await writer.drain()
+    # A generous bound only so that a missing interim answer fails instead of hanging.
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(body)
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert echo.last["body"] == body.decode()
