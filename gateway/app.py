@@ -150,6 +150,12 @@ class Gateway:
                     body = await _read_body(request, limits.max_body_bytes)
             except TimeoutError:
                 return _from_exit(status_exit(408))
+            except ConnectionResetError:
+                # The client went away mid-body: nginx logs that at info level (and a 400).
+                logger.info(
+                    "client %s closed the connection while sending the body", request.remote
+                )
+                return _from_exit(status_exit(400))
         if body is None:
             too_large, body = True, b""
         route = match.route

@@ -185,3 +185,25 @@ async def test_expect_100_continue_gets_the_interim_answer(start_gateway, echo: 
     writer.close()
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert echo.last["body"] == body.decode()
+
+
+async def test_a_client_gone_mid_body_is_not_an_unexpected_error(
+    start_gateway, echo: Echo, caplog: pytest.LogCaptureFixture
+) -> None:
+    # nginx logs a premature close at info level (and a 400); it is no gateway bug.
+    running = await start_gateway(_yaml(echo.address), {})
+    host, port = running.url.removeprefix("http://").split(":")
+    caplog.set_level(logging.INFO, logger="gateway")
+    for raw in (
+        b"POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + b"x" * 10,
+        b"POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    ):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw)
+        await writer.drain()
+        writer.write_eof()
+        assert await reader.read() == b""
+        writer.close()
+    assert (await running.client.get("/still-up")).status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert echo.seen[-1]["path_qs"] == "/still-up" and len(echo.seen) == 1
