@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -161,9 +162,10 @@ def test_docker_make_up_prints_the_same_urls_and_key(state_dir: Path) -> None:
     # No Docker engine here: check the command the docker-up recipe ends with, on a .env like
     # the one `make docker-env` writes, and that the recipe really calls it.
     env_file = state_dir / ".env"
+    chatgpt_key = secrets.token_urlsafe(24)  # generated, as make docker-env does: no literal
     env_file.write_text(
-        "CONFERENCE_SHARED_SECRET=s-0123456789\nCHATGPT_API_KEY=chatgpt-key-for-test\n"
-        "READONLY_API_KEY=readonly-key-for-test\nGATEWAY_PORT=9123\n"
+        f"CONFERENCE_SHARED_SECRET={secrets.token_urlsafe(24)}\nCHATGPT_API_KEY={chatgpt_key}\n"
+        f"READONLY_API_KEY={secrets.token_urlsafe(24)}\nGATEWAY_PORT=9123\n"
     )
     environ = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_SECRET"))}
     environ.pop("GATEWAY_PORT", None)
@@ -174,7 +176,7 @@ def test_docker_make_up_prints_the_same_urls_and_key(state_dir: Path) -> None:
     ).stdout  # fmt: skip
     assert "Apache APISIX" in printed and "stand-in" not in printed
     assert re.search(r"Gateway URL:\s+http://localhost:9123\n", printed)
-    assert re.search(r"API key for ChatGPT:\s+chatgpt-key-for-test\n", printed)
+    assert re.search(rf"API key for ChatGPT:\s+{re.escape(chatgpt_key)}\n", printed)
     assert "http://localhost:9123/.well-known/ai-plugin.json" in printed
     assert "http://localhost:9123/openapi.yaml" in printed
     makefile = (ROOT / "Makefile").read_text()
