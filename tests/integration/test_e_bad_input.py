@@ -87,9 +87,10 @@ def test_context_name_with_control_characters_is_400(chatgpt: httpx.Client, name
 @pytest.mark.parametrize(
     ("headers", "speaker_id"),
     [
-        ({"X-Request-Id": "é-rid".encode()}, 41),
-        ({"traceparent": b"\xe9"}, 42),
-        ({"tracestate": "日本".encode()}, 43),
+        # Not 41-43: test_y_backend_fault needs those uncached.
+        ({"X-Request-Id": "é-rid".encode()}, 47),
+        ({"traceparent": b"\xe9"}, 48),
+        ({"tracestate": "日本".encode()}, 49),
     ],
 )
 def test_context_with_non_ascii_correlation_headers(
