@@ -87,7 +87,7 @@ def test_context_name_with_control_characters_is_400(chatgpt: httpx.Client, name
 @pytest.mark.parametrize(
     ("headers", "speaker_id"),
     [
-        # Not 41-43: test_y_backend_fault needs those uncached.
+        # Never test_y_backend_fault.COLD_IDS: those must stay uncached.
         ({"X-Request-Id": "é-rid".encode()}, 47),
         ({"traceparent": b"\xe9"}, 48),
         ({"tracestate": "日本".encode()}, 49),
