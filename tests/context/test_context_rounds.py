@@ -21,7 +21,7 @@ ConfFor = Callable[..., ContextConf]
 async def test_by_id_is_one_round_of_three_concurrent_calls(
     plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
 ) -> None:
-    fake.all_delay = 0.2
+    fake.all_delay = 0.5  # wide enough that calls started together overlap on a busy machine
     got = await ask(plugin, conf_for(fake.url, cache_ttl_s=0), "/speaker/1/context")
     assert got.status == 200 and got.body["meta"]["complete"] is True
     assert sorted(name for name, _, _ in fake.calls) == ["sessions", "speaker", "topics"]
@@ -31,7 +31,7 @@ async def test_by_id_is_one_round_of_three_concurrent_calls(
 async def test_by_name_is_the_search_then_one_round_of_two(
     plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
 ) -> None:
-    fake.all_delay = 0.2
+    fake.all_delay = 0.5
     got = await ask(
         plugin,
         conf_for(fake.url, cache_ttl_s=0),

@@ -31,9 +31,9 @@ from .test_runner_server import close, open_raw, raw_prepare, read_frame, req_fr
 
 
 async def test_deadline_sweep_cancels_overruns_but_never_idle_connections(socket_path, monkeypatch):
-    # A sweep every 10 ms with a 50 ms request deadline: 30 sweeps pass during the idle wait.
+    # A sweep every 10 ms with a 200 ms request deadline: ~60 sweeps pass during the idle wait.
     monkeypatch.setattr(server, "_SWEEP_INTERVAL", 0.01)
-    runner = await start_runner(socket_path, plugins(), request_timeout=0.05)
+    runner = await start_runner(socket_path, plugins(), request_timeout=0.2)
     try:
         reader, writer = await open_raw(socket_path)
         quick = await raw_prepare(reader, writer, [("slow", "0")])
@@ -41,7 +41,7 @@ async def test_deadline_sweep_cancels_overruns_but_never_idle_connections(socket
         rpc_type, _ = await read_frame(reader)
         assert rpc_type != 0
 
-        await asyncio.sleep(0.3)  # idle, far past the request deadline
+        await asyncio.sleep(0.6)  # idle, three times the request deadline
         assert runner.connection_count == 1
         writer.write(req_frame(quick, 2))
         rpc_type, payload = await read_frame(reader)
