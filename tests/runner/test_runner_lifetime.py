@@ -134,3 +134,29 @@ async def test_runner_holds_more_connections_than_a_low_default_open_file_limit(
         await client.close()
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=10)
+
+
+async def test_a_hard_limit_too_low_for_apisix_is_reported(socket_path):
+    def tight_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 600))
+
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}",
+        "APISIX_LISTEN_ADDRESS": f"unix:{socket_path}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner_plugins", "--plugin", "barrier_plugin"],
+        cwd=ROOT,
+        env=environ,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=tight_limit,
+    )
+    try:
+        await wait_for_socket(proc, socket_path)  # it still serves, within what it has
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "open-file hard limit 600: about 344 APISIX connections at most" in stderr
