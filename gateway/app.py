@@ -190,7 +190,9 @@ class Gateway:
         )
         self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        # aiohttp's default accept backlog is 128; bursts of hundreds of new connections (a
+        # load test, a client pool warming up) overflowed it. nginx's listen default is 511.
+        site = web.TCPSite(self._runner, host, port, backlog=1024)
         await site.start()
         bound = port
         for sock in self._runner.addresses:

@@ -102,9 +102,7 @@ class Upstream:
     connect_timeout: float
     send_timeout: float
     read_timeout: float
-    keepalive_size: int
     keepalive_idle_timeout: float
-    keepalive_requests: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +182,9 @@ def _upstream(raw: Any, where: str) -> Upstream:
     timeout = _mapping(obj.get("timeout", {}), f"{where} timeout")
     _reject_unknown(timeout, frozenset({"connect", "send", "read"}), f"{where} timeout")
     pool = _mapping(obj.get("keepalive_pool", {}), f"{where} keepalive_pool")
-    _reject_unknown(
-        pool, frozenset({"size", "idle_timeout", "requests"}), f"{where} keepalive_pool"
-    )
+    # aiohttp's pool has no cap on idle connections and no per-connection request budget, so
+    # keepalive_pool.size and .requests are refused rather than accepted and ignored.
+    _reject_unknown(pool, frozenset({"idle_timeout"}), f"{where} keepalive_pool")
     return Upstream(
         id=str(obj["id"]),
         scheme=scheme,
@@ -197,9 +195,7 @@ def _upstream(raw: Any, where: str) -> Upstream:
         connect_timeout=_number(timeout, "connect", 60, where),
         send_timeout=_number(timeout, "send", 60, where),
         read_timeout=_number(timeout, "read", 60, where),
-        keepalive_size=int(_number(pool, "size", 320, where)),
         keepalive_idle_timeout=_number(pool, "idle_timeout", 60, where),
-        keepalive_requests=int(_number(pool, "requests", 1000, where)),
     )
 
 

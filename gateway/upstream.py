@@ -158,13 +158,5 @@ def _netloc(node: Node) -> str:
 def build_clients(upstreams: Mapping[str, Upstream]) -> dict[str, UpstreamClient]:
     clients = {}
     for upstream_id, upstream in upstreams.items():
-        logger.warning(
-            "upstream %r: keepalive_pool.size=%d and .requests=%d are accepted but not enforced "
-            "by the local gateway (idle_timeout=%gs is)",
-            upstream_id,
-            upstream.keepalive_size,
-            upstream.keepalive_requests,
-            upstream.keepalive_idle_timeout,
-        )
         clients[upstream_id] = UpstreamClient(upstream)
     return clients

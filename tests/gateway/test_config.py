@@ -110,6 +110,14 @@ def test_anything_not_implemented_fails_loudly(plugins: str, message: str) -> No
         parse(_minimal(plugins), {})
 
 
+def test_keepalive_idle_timeout_is_implemented() -> None:
+    text = _minimal("      {}").replace(
+        "    nodes:\n", "    keepalive_pool:\n      idle_timeout: 7\n    nodes:\n"
+    )
+    config = parse(text, {})
+    assert [up.keepalive_idle_timeout for up in config.upstreams.values()] == [7]
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
@@ -133,6 +141,18 @@ def test_anything_not_implemented_fails_loudly(plugins: str, message: str) -> No
         ),
         pytest.param("#END", "", "#END", id="end-marker"),
         pytest.param("uri: /x", "uri: /x/*/y", "only implemented at the end", id="inner-star"),
+        pytest.param(
+            "    nodes:\n",
+            "    keepalive_pool:\n      size: 64\n    nodes:\n",
+            "keepalive_pool: field 'size'",
+            id="keepalive-size",
+        ),
+        pytest.param(
+            "    nodes:\n",
+            "    keepalive_pool:\n      requests: 100\n    nodes:\n",
+            "keepalive_pool: field 'requests'",
+            id="keepalive-requests",
+        ),
     ],
 )
 def test_route_and_upstream_errors_name_the_culprit(old: str, new: str, message: str) -> None:
