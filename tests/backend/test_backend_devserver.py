@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.processes import free_port, stop, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "devserver-test-secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_python_m_backend_serves_the_seeded_api(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
     env.pop("DATABASE_URL", None)
     env.update(
@@ -39,23 +32,9 @@ def test_python_m_backend_serves_the_seeded_api(tmp_path: Path) -> None:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until_healthy(f"{url}/healthz", process, log)
         assert httpx.get(f"{url}/speakers", timeout=5).status_code == 401
         listed = httpx.get(f"{url}/speakers", headers={"X-Conference-Secret": SECRET}, timeout=5)
         assert listed.status_code == 200 and listed.json()["total"] >= 60
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10, signum=signal.SIGINT)

@@ -14,21 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import free_port, stop, wait_until_healthy
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "http-test-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A gunicorn process; yields its base URL and its combined log file."""
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("gunicorn")
     database = workdir / "conference.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
@@ -52,25 +47,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {log.read_text()}")
-            time.sleep(0.1)
+        wait_until_healthy(f"{url}/healthz", process, log)
         yield url, log
     finally:
         print(log.read_text())
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from aiohttp import web
 from gateway.app import Gateway, Limits
 from gateway.config import parse
 from runner_plugins.client import RunnerClient
+from tests.processes import stop
 
 REPO = Path(__file__).resolve().parents[2]
 APISIX_YAML = REPO / "apisix" / "apisix.yaml"
@@ -170,12 +171,7 @@ def runner_socket() -> Iterator[str]:
         _wait_for_socket(path, process)
         yield path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
         if process.stderr is not None:
             process.stderr.close()
 

@@ -14,7 +14,6 @@ import queue
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,13 +26,9 @@ import httpx
 import pytest
 from dotenv import dotenv_values
 
+from tests.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _alive(pid: int) -> bool:
@@ -88,7 +83,7 @@ class Output:
 
 
 def test_up_prints_what_chatgpt_needs_and_ctrl_c_stops_everything(state_dir: Path) -> None:
-    gateway_port, backend_port = _free_port(), _free_port()
+    gateway_port, backend_port = free_port(), free_port()
     env_file = state_dir / ".env"
     environ = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_SECRET"))}
     command = [

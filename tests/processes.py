@@ -1,0 +1,51 @@
+"""Child processes in tests: a free loopback port, waiting for a server, stopping it.
+
+Strategy: the tests that start real servers (gunicorn, the dev server, the runner, the local
+stack) need the same three steps; one copy keeps their timeouts and failure messages alike.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_healthy(
+    url: str, process: subprocess.Popen[Any], log: Path, timeout: float = 30.0
+) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's log if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, f"server exited: {log.read_text()}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"server not ready: {log.read_text()}"
+        time.sleep(0.1)
+
+
+def stop(
+    process: subprocess.Popen[Any], *, timeout: float = 15.0, signum: int = signal.SIGTERM
+) -> None:
+    """Ask the process to exit with ``signum``; kill it if it has not within ``timeout``."""
+    process.send_signal(signum)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
