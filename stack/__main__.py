@@ -30,9 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dotenv import dotenv_values
-
-from stack.envfile import ensure_env_file, merged_environment
+from stack.envfile import ensure_env_file, merged_environment, read_env_file
 from stack.supervisor import (
     Settings,
     StackError,
@@ -106,7 +104,7 @@ def _settings(args: argparse.Namespace, *, testing: bool) -> Settings:
         env_file = ROOT / env_file
     # The user's stack: ports from the shell, else .env, else 9080/8000. The test stack always
     # uses its own ports (flags only) so it never collides with a running `make up`.
-    lookup = {} if testing else {**_file_values(env_file), **env}
+    lookup = {} if testing else {**read_env_file(env_file), **env}
     gateway_port = args.gateway_port or int(
         lookup.get("GATEWAY_PORT", "19080" if testing else "9080")
     )
@@ -121,12 +119,6 @@ def _settings(args: argparse.Namespace, *, testing: bool) -> Settings:
         backend_port=backend_port,
         private_database=testing,
     )
-
-
-def _file_values(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
 def _environment(settings: Settings) -> dict[str, str]:

@@ -33,12 +33,18 @@ def _generate() -> str:
     return secrets.token_urlsafe(32)
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The values in ``path`` (a name without ``=value`` is left out); {} when it is missing."""
+    if not path.exists():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
 def ensure_env_file(path: Path) -> dict[str, str]:
     """Create ``path`` with fresh secrets, or add the missing ones; return its values."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    existing: dict[str, str] = {}
+    existing = read_env_file(path)
     if path.exists():
-        existing = {k: v for k, v in dotenv_values(path).items() if v is not None}
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             logger.warning("%s was readable by others (mode %o): set to 0600", path, mode)
@@ -55,7 +61,7 @@ def ensure_env_file(path: Path) -> dict[str, str]:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(_HEADER + lines)
     logger.info("generated %s in %s", ", ".join(missing), path)
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return read_env_file(path)
 
 
 def merged_environment(env_file: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
