@@ -86,13 +86,13 @@ class Component:
     log: IO[bytes] | None = field(default=None, repr=False)
 
 
-def _http_ok(url: str, accept: Callable[[int], bool]) -> Callable[[], bool]:
+def _http_ok(url: str) -> Callable[[], bool]:
     def probe() -> bool:
         try:
             response = httpx.get(url, timeout=1.0)
         except httpx.HTTPError:
             return False
-        return accept(response.status_code)
+        return response.status_code == 200
 
     return probe
 
@@ -129,7 +129,7 @@ def build_components(settings: Settings, environ: Mapping[str, str]) -> list[Com
             "backend",
             [python, "-m", "gunicorn", "--config", "backend/gunicorn.conf.py"],
             backend_env,
-            _http_ok(f"{settings.backend_url}/healthz", lambda status: status == 200),
+            _http_ok(f"{settings.backend_url}/healthz"),
             timeout=60.0,
         ),
         Component(
@@ -155,10 +155,7 @@ def build_components(settings: Settings, environ: Mapping[str, str]) -> list[Com
                 str(settings.runner_socket),
             ],
             gateway_env,
-            _http_ok(
-                f"http://{settings.host}:{settings.gateway_port}/.well-known/ai-plugin.json",
-                lambda status: status == 200,
-            ),
+            _http_ok(f"http://{settings.host}:{settings.gateway_port}/.well-known/ai-plugin.json"),
             timeout=30.0,
         ),
     ]
