@@ -27,7 +27,7 @@ from typing import Literal, TypeAlias, TypeVar
 
 from runner_plugins.errors import DecodeError
 from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
-from runner_plugins.protocol import ErrorCode, RpcType, encode_header
+from runner_plugins.protocol import ErrorCode, RpcType, encode_frame
 
 __all__ = [
     "METHODS",
@@ -573,10 +573,6 @@ def _encode(fields: Sequence[_Field]) -> bytes:
     return _Builder().finish(fields)
 
 
-def _frame(rpc_type: int, payload: bytes) -> bytes:
-    return encode_header(rpc_type, len(payload)) + payload
-
-
 class _IdTemplate:
     """A reply frame whose only per-request part is the leading uint32 ``id`` field."""
 
@@ -586,7 +582,7 @@ class _IdTemplate:
         # Encode with a marker id and split around it; the id is the first u32 of the
         # root table, so its place is fixed by the layout, found via the vtable.
         payload = _encode([("u32", 0), *fields[1:]])
-        frame = _frame(rpc_type, payload)
+        frame = encode_frame(rpc_type, payload)
         at = 4 + _Table.root(payload).field(0)
         self.head = frame[:at]
         self.tail = frame[at + 4 :]
@@ -649,12 +645,12 @@ def encode_req_call_reply(req_id: int, action: Stop | Rewrite | None) -> bytes:
             payload = _encode(
                 [("u32", req_id), ("u8", _ACTION_STOP), ("table", _stop_fields(action))]
             )
-            return _frame(RpcType.HTTP_REQ_CALL, payload)
+            return encode_frame(RpcType.HTTP_REQ_CALL, payload)
         return _stop_template(action).render(req_id)
     payload = _encode(
         [("u32", req_id), ("u8", _ACTION_REWRITE), ("table", _rewrite_fields(action))]
     )
-    return _frame(RpcType.HTTP_REQ_CALL, payload)
+    return encode_frame(RpcType.HTTP_REQ_CALL, payload)
 
 
 def encode_resp_call_reply(req_id: int, change: ResponseChange | None) -> bytes:
@@ -668,10 +664,12 @@ def encode_resp_call_reply(req_id: int, change: ResponseChange | None) -> bytes:
             None if change.body is None else ("bytes", change.body),
         ]
     )
-    return _frame(RpcType.HTTP_RESP_CALL, payload)
+    return encode_frame(RpcType.HTTP_RESP_CALL, payload)
 
 
-_ERROR_FRAMES = {code: _frame(RpcType.ERROR, _encode([("u8", int(code))])) for code in ErrorCode}
+_ERROR_FRAMES = {
+    code: encode_frame(RpcType.ERROR, _encode([("u8", int(code))])) for code in ErrorCode
+}
 
 
 def encode_error_frame(code: ErrorCode) -> bytes:
@@ -680,7 +678,7 @@ def encode_error_frame(code: ErrorCode) -> bytes:
 
 
 def encode_prepare_conf_reply(token: int) -> bytes:
-    return _frame(RpcType.PREPARE_CONF, _encode([("u32", token)]))
+    return encode_frame(RpcType.PREPARE_CONF, _encode([("u32", token)]))
 
 
 _INFO_REQ_BODY_PAYLOAD = _encode([("u8", _INFO_REQ_BODY), ("table", [])])
