@@ -174,6 +174,11 @@ class KeyAuthCredential(GatewayPlugin):
         "required": ["key"],
     }
 
+    def __init__(self, conf: Mapping[str, Any]) -> None:
+        super().__init__(conf)
+        #: Encoded once here: KeyAuth compares it on every request.
+        self.key: bytes = conf["key"].encode()
+
 
 class KeyAuth(GatewayPlugin):
     name = "key-auth"
@@ -201,8 +206,8 @@ class KeyAuth(GatewayPlugin):
         # Compare against every consumer, without early exit, in constant time per key.
         for candidate in ctx.services.consumers:
             credential = candidate.plugins.get("key-auth")
-            if credential is not None and hmac.compare_digest(
-                wanted, str(credential.conf["key"]).encode()
+            if isinstance(credential, KeyAuthCredential) and hmac.compare_digest(
+                wanted, credential.key
             ):
                 consumer = candidate
         if consumer is None:
