@@ -13,7 +13,6 @@ N+1).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,12 +35,7 @@ from sqlalchemy.pool import StaticPool
 
 from backend import queries
 from backend.folding import contains_pattern
-from backend.schema import (
-    feedback,
-    metadata,
-)
-
-logger = logging.getLogger(__name__)
+from backend.schema import feedback, metadata
 
 Item = dict[str, Any]
 T = TypeVar("T")
