@@ -70,8 +70,8 @@ def _list_query(columns: Sequence[Any], order: Any, *where: ColumnElement[bool])
     )
 
 
-def _name_like(column: Any) -> ColumnElement[bool]:
-    return cast(ColumnElement[bool], column.like(bindparam("name"), escape=LIKE_ESCAPE))
+def _like(column: Any, param: str) -> ColumnElement[bool]:
+    return cast(ColumnElement[bool], column.like(bindparam(param), escape=LIKE_ESCAPE))
 
 
 def _session_on_day() -> ColumnElement[bool]:
@@ -125,7 +125,7 @@ TOPIC_SESSIONS = _list_query(
 def speaker_list(by_name: bool, by_day: bool) -> ListQuery:
     where: list[ColumnElement[bool]] = []
     if by_name:
-        where.append(_name_like(speakers.c.search_name))
+        where.append(_like(speakers.c.search_name, "name"))
     if by_day:
         talks_that_day = (
             select(session_speakers.c.speaker_id)
@@ -143,18 +143,13 @@ def session_list(by_name: bool, by_day: bool, by_keyword: bool) -> ListQuery:
         named = (
             select(session_speakers.c.session_id)
             .join(speakers, speakers.c.id == session_speakers.c.speaker_id)
-            .where(_name_like(speakers.c.search_name))
+            .where(_like(speakers.c.search_name, "name"))
         )
         where.append(sessions.c.id.in_(named))
     if by_day:
         where.append(_session_on_day())
     if by_keyword:
-        where.append(
-            cast(
-                ColumnElement[bool],
-                sessions.c.search_text.like(bindparam("keyword"), escape=LIKE_ESCAPE),
-            )
-        )
+        where.append(_like(sessions.c.search_text, "keyword"))
     return _list_query(SESSION_COLUMNS, sessions.c.id, *where)
 
 
