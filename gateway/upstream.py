@@ -6,7 +6,7 @@ deadline covering connect + send + read. Connection failures map to 502 and time
 like nginx's ``proxy_pass``. Bodies are passed through untouched (no transparent
 decompression) and read with a size cap, so a runaway upstream cannot exhaust memory.
 ``keepalive_pool.size`` (idle connections kept) and ``.requests`` (reuses per connection) have no
-aiohttp equivalent: they are accepted and logged at startup as not enforced.
+aiohttp equivalent, so gateway/config.py refuses them at startup.
 """
 
 from __future__ import annotations
