@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ import yaml
 
 from gateway.errors import ConfigError
 from gateway.plugins import GatewayPlugin, build_plugin
-
-logger = logging.getLogger(__name__)
 
 # APISIX's pattern: the name is word characters, the default runs up to the closing braces.
 _VAR = re.compile(r"\$\{\{\s*(\w+)\s*(?::=\s*([^}]*?)\s*)?\}\}")
