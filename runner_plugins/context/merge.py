@@ -18,25 +18,10 @@ from runner_plugins.context.backend import SourceResult
 Document = dict[str, Any]
 
 
-def build_meta(
-    results: Sequence[SourceResult], request_id: str | None, *, expected: Iterable[str] = ()
-) -> dict[str, Any]:
-    """The meta object; a source that never ran but was expected is reported as skipped."""
-    seen = {result.name for result in results}
+def build_meta(results: Sequence[SourceResult], request_id: str | None) -> dict[str, Any]:
+    """The meta object: one entry per source, and what is missing or was not fetched."""
     entries = [result.meta() for result in results]
-    for name in expected:
-        if name not in seen:
-            entries.append(
-                {
-                    "name": name,
-                    "status": "skipped",
-                    "http_status": None,
-                    "latency_ms": 0.0,
-                    "cached": False,
-                    "error": "not attempted",
-                }
-            )
-    missing = [entry["name"] for entry in entries if entry["status"] != "ok"]
+    missing = [result.name for result in results if not result.ok]
     not_fetched = {r.name: r.not_fetched for r in results if r.ok and r.not_fetched}
     truncated: bool | dict[str, Any] = False
     if not_fetched:
