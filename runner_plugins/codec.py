@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar
 
 from runner_plugins.errors import DecodeError
-from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
+from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop, first_value
 from runner_plugins.protocol import ErrorCode, RpcType, encode_frame
 
 __all__ = [
@@ -275,14 +275,6 @@ class _ExtraInfoSource:
         return self._body
 
 
-def _first(entries: Sequence[Entry], name: str, fold: bool) -> str | None:
-    wanted = name.lower() if fold else name
-    for key, value in entries:
-        if (key.lower() if fold else key) == wanted:
-            return value
-    return None
-
-
 class HttpRequestView(_ExtraInfoSource):
     """``A6.HTTPReqCall.Req`` decoded on demand; satisfies :class:`plugin.Request`."""
 
@@ -340,10 +332,10 @@ class HttpRequestView(_ExtraInfoSource):
         return self._headers
 
     def header(self, name: str) -> str | None:
-        return _first(self.headers, name, fold=True)
+        return first_value(self.headers, name, fold=True)
 
     def arg(self, name: str) -> str | None:
-        return _first(self.args, name, fold=False)
+        return first_value(self.args, name, fold=False)
 
     async def body(self) -> bytes:
         """The request body (ExtraInfo ReqBody, then cached)."""
@@ -372,7 +364,7 @@ class HttpResponseView(_ExtraInfoSource):
         return self._headers
 
     def header(self, name: str) -> str | None:
-        return _first(self.headers, name, fold=True)
+        return first_value(self.headers, name, fold=True)
 
     async def body(self) -> bytes:
         """The upstream response body (ExtraInfo RespBody, then cached)."""

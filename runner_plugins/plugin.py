@@ -30,6 +30,15 @@ C = TypeVar("C")
 Entry = tuple[str, str | None]
 
 
+def first_value(entries: Sequence[Entry], name: str, fold: bool) -> str | None:
+    """The value of the first entry called ``name``; ``fold`` compares case-insensitively."""
+    wanted = name.lower() if fold else name
+    for key, value in entries:
+        if (key.lower() if fold else key) == wanted:
+            return value
+    return None
+
+
 class ConfError(ValueError):
     """A plugin conf that cannot be accepted; the message is shown to operators."""
 
@@ -159,17 +168,10 @@ class StaticRequest:
     request_body: bytes = b""
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value
-        return None
+        return first_value(self.headers, name, fold=True)
 
     def arg(self, name: str) -> str | None:
-        for key, value in self.args:
-            if key == name:
-                return value
-        return None
+        return first_value(self.args, name, fold=False)
 
     async def var(self, name: str) -> str | None:
         return self.vars.get(name)
