@@ -95,7 +95,6 @@ class _SourceFailure(Exception):
 class Upstream:
     """Per-backend state shared by every request of this process."""
 
-    url: str
     semaphore: asyncio.Semaphore
     max_concurrency: int
     cache: SourceCache
@@ -150,7 +149,6 @@ class Backend:
         state = self._upstreams.get(conf.backend_url)
         if state is None:
             state = Upstream(
-                url=conf.backend_url,
                 semaphore=asyncio.Semaphore(conf.max_concurrency),
                 max_concurrency=conf.max_concurrency,
                 cache=SourceCache(conf.cache_max_entries, conf.cache_max_bytes, self._clock),

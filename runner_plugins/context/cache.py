@@ -69,10 +69,6 @@ class SourceCache:
             self._drop(oldest)
         return True
 
-    def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
-
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key)
         self._bytes -= entry.size
