@@ -11,6 +11,7 @@ per public URL and process (a small bounded cache).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 bp = Blueprint("surface", __name__)
 
 
-def manifest(config: dict[str, Any]) -> dict[str, Any]:
+def manifest(config: Mapping[str, Any]) -> dict[str, Any]:
     """Build the legacy ChatGPT plugin manifest from the app configuration."""
     public = config["PUBLIC_URL"]
     token = config["OPENAI_VERIFICATION_TOKEN"]
@@ -82,7 +83,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
 
 @bp.get("/.well-known/ai-plugin.json")
 def ai_plugin() -> Response:
-    response = jsonify(manifest(dict(current_app.config)))
+    response = jsonify(manifest(current_app.config))
     response.cache_control.max_age = _SURFACE_MAX_AGE
     return response
 
