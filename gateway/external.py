@@ -184,9 +184,8 @@ def _apply_change(
     if change.headers:
         set_then_add(headers, change.headers)
     if change.body is not None and change.body:
+        # No Content-Length to fix: Gateway.handle drops it from every response (HOP_BY_HOP).
         body = change.body
-        if "Content-Length" in headers:
-            del headers["Content-Length"]
     return (change.status or status), headers, body
 
 
