@@ -30,8 +30,6 @@ class RunnerConfig:
     socket_path: str
     plugin_modules: tuple[str, ...] = DEFAULT_PLUGIN_MODULES
     conf_expire_time: float = 3600.0
-    #: Conf entries live this long after creation or last use (2 x expire time).
-    conf_ttl: float = 7200.0
     max_conf_entries: int = 4096
     log_level: str = "WARNING"
     #: 0o766 lets APISIX's ``nobody`` workers connect to a socket a root runner created.
@@ -43,6 +41,11 @@ class RunnerConfig:
     #: plugin shutdown and interpreter exit the process was gone ~0.07 s after the grace when
     #: idle but 0.13-0.17 s after it with the CPUs saturated, so 0.7 left too thin a margin.
     shutdown_grace: float = 0.5
+
+    @property
+    def conf_ttl(self) -> float:
+        """Conf entries live this long after creation or last use (2 x expire time)."""
+        return 2 * self.conf_expire_time
 
     @classmethod
     def from_env(
@@ -71,7 +74,6 @@ class RunnerConfig:
             socket_path=socket_path,
             plugin_modules=modules or DEFAULT_PLUGIN_MODULES,
             conf_expire_time=expire,
-            conf_ttl=2 * expire,
             max_conf_entries=int(_number(environ, "RUNNER_MAX_CONFS", 4096, minimum=1)),
             log_level=level,
             request_timeout=_number(environ, "RUNNER_REQUEST_TIMEOUT", 55.0),
