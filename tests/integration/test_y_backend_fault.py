@@ -17,7 +17,7 @@ import pytest
 
 from tests.integration.conftest import assert_error_shape
 
-#: Ids no other test asks for, so no cached context can hide the outage (41-43 are taken by
+#: Ids no other test asks for, so no cached context can hide the outage (47-49 are taken by
 #: test_e_bad_input's correlation-header test, which runs first and warms the runner's cache).
 COLD_IDS = [51, 52, 53]
 #: The context plugin's whole-request budget is 5 s; an answer must never wait much longer.
