@@ -97,7 +97,9 @@ class _Connection(asyncio.Protocol):
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
         if not self._server.admit(self):
-            logger.warning("connection refused: %d connections open", self._server.max_connections)
+            logger.warning(
+                "connection refused: %d connections open", self._server.config.max_connections
+            )
             self._closed = True
             self._transport.abort()
 
@@ -297,7 +299,6 @@ class RunnerServer:
             registry,
             cache if cache is not None else ConfCache(config.conf_ttl, config.max_conf_entries),
         )
-        self.max_connections = config.max_connections
         self.stopping = False
         self._connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -315,7 +316,7 @@ class RunnerServer:
         return len(self._connections)
 
     def admit(self, connection: _Connection) -> bool:
-        if self.stopping or len(self._connections) >= self.max_connections:
+        if self.stopping or len(self._connections) >= self.config.max_connections:
             return False
         self._connections.add(connection)
         return True
