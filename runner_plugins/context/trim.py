@@ -56,7 +56,7 @@ def fit(document: dict[str, Any], max_chars: int) -> str:
 
     text = _shorten_abstracts(doc, report, max_chars)
     if len(text) > max_chars:
-        text = _drop_tails(doc, report, max_chars)
+        text = _drop_tails(doc, report, max_chars, text)
     if len(text) > max_chars and isinstance(doc.get("speaker"), dict):
         speaker = dict(doc["speaker"])
         bio = speaker.get("bio")
@@ -95,27 +95,26 @@ def _shorten_abstracts(doc: dict[str, Any], report: dict[str, Any], max_chars: i
     return text
 
 
-def _drop_tails(doc: dict[str, Any], report: dict[str, Any], max_chars: int) -> str:
-    text = dumps(doc)
+def _drop_tails(doc: dict[str, Any], report: dict[str, Any], max_chars: int, text: str) -> str:
+    """Drop list tails from ``doc``, whose current serialization is ``text``."""
     for key in _LISTS:
         items = doc.get(key)
         if not isinstance(items, list) or not items:
             continue
         items = list(items)
         # Subtract item sizes instead of re-serializing after each drop (quadratic otherwise);
-        # the exact length is re-measured once the estimate says it fits.
+        # the exact length is re-measured once the estimate says it fits or the list is empty,
+        # so ``text`` is current whenever the loop ends.
         length = len(text)
         while items and length > max_chars:
             dropped = items.pop()
             length -= len(dumps(dropped)) + (1 if items else 0)
             report[f"{key}_dropped"] += 1
-            if length <= max_chars:
+            if length <= max_chars or not items:
                 doc[key] = items
                 text = dumps(doc)
                 length = len(text)
-        doc[key] = items
-        text = dumps(doc)
-        if len(text) <= max_chars:
+        if length <= max_chars:
             break
     return text
 
