@@ -8,10 +8,10 @@ it. Context answers are marked ``no-store``: a partial answer must never be repl
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from http import HTTPStatus
 
+from runner_plugins.context.trim import dumps
 from runner_plugins.plugin import Stop
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -51,5 +51,5 @@ def error(
     return Stop(
         status=status,
         headers=(("content-type", JSON_TYPE), ("cache-control", "no-store"), *headers),
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        body=dumps(body).encode("utf-8"),
     )
