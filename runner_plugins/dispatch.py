@@ -28,7 +28,8 @@ that returns a change ends the chain.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from runner_plugins import codec
 from runner_plugins.codec import ExtraInfoExchange, HttpRequestView, HttpResponseView
@@ -41,6 +42,8 @@ from runner_plugins.registry import PluginRegistry
 __all__ = ["Dispatcher"]
 
 logger = logging.getLogger(__name__)
+
+_Outcome = TypeVar("_Outcome")
 
 _NOT_FOUND = codec.encode_error_frame(ErrorCode.CONF_TOKEN_NOT_FOUND)
 _BAD_REQUEST = codec.encode_error_frame(ErrorCode.BAD_REQUEST)
@@ -133,7 +136,7 @@ class Dispatcher:
             if action is None:
                 continue
             if isinstance(action, Stop):
-                return self._reply(request, action)
+                return _reply(request, codec.encode_req_call_reply, action)
             if not isinstance(action, Rewrite):
                 logger.error(
                     "plugin %r returned %s, not Stop/Rewrite/None: token=%d request_id=%d",
@@ -146,16 +149,7 @@ class Dispatcher:
             merged = action if merged is None else _merge(merged, action)
         if merged is not None and merged == _NO_CHANGE:
             merged = None
-        return self._reply(request, merged)
-
-    def _reply(self, request: HttpRequestView, action: Stop | Rewrite | None) -> bytes:
-        try:
-            return codec.encode_req_call_reply(request.id, action)
-        except FrameTooLarge as exc:
-            logger.error(
-                "reply refused: token=%d request_id=%d: %s", request.conf_token, request.id, exc
-            )
-            return _UNAVAILABLE
+        return _reply(request, codec.encode_req_call_reply, merged)
 
     # ---------------------------------------------------------------- HTTPRespCall
 
@@ -191,13 +185,7 @@ class Dispatcher:
                 return _UNAVAILABLE
             change = outcome
             break
-        try:
-            return codec.encode_resp_call_reply(response.id, change)
-        except FrameTooLarge as exc:
-            logger.error(
-                "reply refused: token=%d request_id=%d: %s", response.conf_token, response.id, exc
-            )
-            return _UNAVAILABLE
+        return _reply(response, codec.encode_resp_call_reply, change)
 
     # -------------------------------------------------------------------- misc
 
@@ -212,6 +200,19 @@ class Dispatcher:
 
 
 _NO_CHANGE = Rewrite()
+
+
+def _reply(
+    view: HttpRequestView | HttpResponseView,
+    encode: Callable[[int, _Outcome], bytes],
+    outcome: _Outcome,
+) -> bytes:
+    """The encoded reply frame, or SERVICE_UNAVAILABLE when it does not fit in one frame."""
+    try:
+        return encode(view.id, outcome)
+    except FrameTooLarge as exc:
+        logger.error("reply refused: token=%d request_id=%d: %s", view.conf_token, view.id, exc)
+        return _UNAVAILABLE
 
 
 def _merge(first: Rewrite, then: Rewrite) -> Rewrite:
