@@ -106,8 +106,7 @@ class ContextPlugin(Plugin[ContextConf]):
             if not speaker.ok:
                 return _source_error(speaker, f"Speaker {ident}", request_id)
             sessions, topics = await sessions_task, await topics_task
-        results = [speaker, sessions, topics]
-        return _context(conf, speaker.data, results, sessions, topics, request_id)
+        return _context(conf, speaker.data, speaker, sessions, topics, request_id)
 
     async def _by_name(
         self, conf: ContextConf, fetcher: Fetcher, name: str | None, request_id: str | None
@@ -144,9 +143,7 @@ class ContextPlugin(Plugin[ContextConf]):
             sessions_task = round_.start(fetcher.fetch("sessions", base + "/sessions", "list"))
             topics_task = round_.start(fetcher.fetch("topics", base + "/topics", "list"))
             sessions, topics = await sessions_task, await topics_task
-        return _context(
-            conf, choice.speaker, [resolve, sessions, topics], sessions, topics, request_id
-        )
+        return _context(conf, choice.speaker, resolve, sessions, topics, request_id)
 
 
 def _valid_text(value: str | None) -> str | None:
@@ -185,11 +182,13 @@ class _Round:
 def _context(
     conf: ContextConf,
     speaker: Any,
-    results: list[SourceResult],
+    found_by: SourceResult,
     sessions: SourceResult,
     topics: SourceResult,
     request_id: str | None,
 ) -> Stop:
+    """The speaker's document; ``found_by`` is the source that produced ``speaker``."""
+    results = [found_by, sessions, topics]
     meta = build_meta(results, request_id)
     for result in results:
         if not result.ok:
