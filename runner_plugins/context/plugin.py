@@ -192,13 +192,7 @@ def _context(
     meta = build_meta(results, request_id)
     for result in results:
         if not result.ok:
-            logger.warning(
-                "context request %s: source %s %s (%s)",
-                request_id,
-                result.name,
-                result.status,
-                result.error,
-            )
+            _log_failure(logging.WARNING, result, request_id)
     document = speaker_document(
         speaker,
         sessions.data if sessions.ok else None,
@@ -211,13 +205,8 @@ def _context(
 def _source_error(result: SourceResult, subject: str, request_id: str | None) -> Stop:
     """Map a failed speaker/resolve source to the client-facing status."""
     # An open breaker refuses every request; one line per refusal would flood the log.
-    logger.log(
-        logging.INFO if result.status == "skipped" else logging.WARNING,
-        "context request %s: source %s %s (%s)",
-        request_id,
-        result.name,
-        result.status,
-        result.error,
+    _log_failure(
+        logging.INFO if result.status == "skipped" else logging.WARNING, result, request_id
     )
     if result.status == "skipped":
         return answer.error(
@@ -232,3 +221,14 @@ def _source_error(result: SourceResult, subject: str, request_id: str | None) ->
     if result.status == "timeout":
         return answer.error(504, f"{subject} timed out: {result.error}.", request_id)
     return answer.error(502, f"{subject} failed: {result.error}.", request_id)
+
+
+def _log_failure(level: int, result: SourceResult, request_id: str | None) -> None:
+    logger.log(
+        level,
+        "context request %s: source %s %s (%s)",
+        request_id,
+        result.name,
+        result.status,
+        result.error,
+    )
