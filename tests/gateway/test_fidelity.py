@@ -15,17 +15,11 @@ Facts from APISIX's source (docs/local-stack.md, "What the development gateway i
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from tests.gateway.conftest import Echo, Running, body_json
+from tests.processes import free_port
 
 ORIGIN = {"Origin": "https://chatgpt.com"}
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _yaml(address: str) -> str:
@@ -141,7 +135,7 @@ async def test_runner_unreachable_503_is_nginx_error_page_without_header_filter(
 async def test_unreachable_upstream_502_is_nginx_error_page_without_header_filter(
     start_gateway, keys: dict[str, str]
 ) -> None:
-    running: Running = await start_gateway(_yaml(f"127.0.0.1:{_closed_port()}"), keys)
+    running: Running = await start_gateway(_yaml(f"127.0.0.1:{free_port()}"), keys)
     response = await running.client.get(
         "/plain", headers={**ORIGIN, "apikey": keys["CHATGPT_API_KEY"]}
     )

@@ -5,18 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 
 import pytest
 
 from gateway.app import Limits
 from tests.gateway.conftest import Echo, body_json
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import free_port
 
 
 def _yaml(address: str, read_timeout: float = 10) -> str:
@@ -32,7 +26,7 @@ routes:
 
 
 async def test_unreachable_upstream_is_502_json(start_gateway) -> None:
-    running = await start_gateway(_yaml(f"127.0.0.1:{_closed_port()}"), {})
+    running = await start_gateway(_yaml(f"127.0.0.1:{free_port()}"), {})
     response = await running.client.get("/x")
     assert (response.status_code, body_json(response)) == (502, {"error_msg": "502 Bad Gateway"})
 

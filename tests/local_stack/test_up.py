@@ -26,17 +26,10 @@ import httpx
 import pytest
 from dotenv import dotenv_values
 
+from stack.supervisor import alive
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -69,7 +62,7 @@ class Output:
             try:
                 line = self._lines.get(timeout=0.5)
             except queue.Empty:
-                if self._process.poll() is not None and not self._thread.is_alive():
+                if self._process.poll() is not None and not self._thread.isalive():
                     break
                 continue
             seen.append(line)
@@ -128,11 +121,11 @@ def test_up_prints_what_chatgpt_needs_and_ctrl_c_stops_everything(state_dir: Pat
 
         state = (state_dir / "run" / "stack.json").read_text()
         pids = [int(p) for p in re.findall(r'"(?:backend|runner|gateway)": (\d+)', state)]
-        assert len(pids) == 3 and all(_alive(pid) for pid in pids)
+        assert len(pids) == 3 and all(alive(pid) for pid in pids)
 
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal running `make up`
         assert process.wait(timeout=30) == 0
-        assert not any(_alive(pid) for pid in pids)
+        assert not any(alive(pid) for pid in pids)
         assert not (state_dir / "run" / "stack.json").exists()
         assert not (state_dir / "run" / "runner.sock").exists()
         for name in ("backend", "runner", "gateway"):  # one log per component
