@@ -99,6 +99,17 @@ async def plugin(clock: FakeClock) -> AsyncIterator[ContextPlugin]:
 
 
 @pytest.fixture
+async def real_plugin() -> AsyncIterator[ContextPlugin]:
+    """A started plugin on the real monotonic clock."""
+    instance = ContextPlugin()
+    await instance.startup()
+    try:
+        yield instance
+    finally:
+        await instance.shutdown()
+
+
+@pytest.fixture
 def conf_for() -> Callable[..., ContextConf]:
     return make_conf
 

@@ -7,7 +7,6 @@ and headers that backend/static/openapi.yaml declares for their operation and st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +58,6 @@ def check(spec: dict[str, Any], operation: tuple[str, str], got: Answer) -> None
         header_schema = _resolve(spec, header)["schema"]
         typed: Any = int(value) if header_schema.get("type") == "integer" else value
         Draft202012Validator(header_schema).validate(typed)
-
-
-@pytest.fixture
-async def real_plugin() -> AsyncIterator[ContextPlugin]:
-    plugin = ContextPlugin()
-    await plugin.startup()
-    try:
-        yield plugin
-    finally:
-        await plugin.shutdown()
 
 
 @pytest.mark.parametrize(

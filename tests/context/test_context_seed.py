@@ -9,8 +9,6 @@ The seed facts used here are documented in docs/interfaces.md ("Seed facts").
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from runner_plugins.context.conf import ContextConf
@@ -19,22 +17,12 @@ from tests.context.conftest import ask, make_conf
 
 
 @pytest.fixture
-async def real() -> AsyncIterator[ContextPlugin]:
-    plugin = ContextPlugin()
-    await plugin.startup()
-    try:
-        yield plugin
-    finally:
-        await plugin.shutdown()
-
-
-@pytest.fixture
 def conf(backend_url: str) -> ContextConf:
     return make_conf(backend_url)
 
 
-async def test_speaker_with_several_sessions(real: ContextPlugin, conf: ContextConf) -> None:
-    got = await ask(real, conf, "/speaker/1/context")
+async def test_speaker_with_several_sessions(real_plugin: ContextPlugin, conf: ContextConf) -> None:
+    got = await ask(real_plugin, conf, "/speaker/1/context")
     assert got.status == 200 and got.headers["x-context-complete"] == "true"
     assert got.body["speaker"]["name"] == "Amelia Hartley"
     assert got.body["speaker"]["company"] == "Northwind Cloud"
@@ -47,30 +35,34 @@ async def test_speaker_with_several_sessions(real: ContextPlugin, conf: ContextC
     assert got.body["meta"]["complete"] is True and got.body["meta"]["truncated"] is False
 
 
-async def test_speaker_without_sessions(real: ContextPlugin, conf: ContextConf) -> None:
-    got = await ask(real, conf, "/speaker/64/context")
+async def test_speaker_without_sessions(real_plugin: ContextPlugin, conf: ContextConf) -> None:
+    got = await ask(real_plugin, conf, "/speaker/64/context")
     assert got.status == 200 and got.body["speaker"]["name"] == "Oscar Lindgren"
     assert got.body["sessions"] == [] and got.body["topics"] == []
     assert got.body["meta"]["complete"] is True
 
 
 async def test_two_speaker_session_keeps_the_co_speaker(
-    real: ContextPlugin, conf: ContextConf
+    real_plugin: ContextPlugin, conf: ContextConf
 ) -> None:
-    got = await ask(real, conf, "/speaker/16/context")
+    got = await ask(real_plugin, conf, "/speaker/16/context")
     (shared,) = [s for s in got.body["sessions"] if s["id"] == 104]
     assert shared["title"] == "From zero to API Gateways"
     assert {s["name"] for s in shared["speakers"]} == {"François Dubois", "Hannah Schmidt"}
     assert shared["topics"]
 
 
-async def test_unknown_speaker_is_404(real: ContextPlugin, conf: ContextConf) -> None:
-    got = await ask(real, conf, "/speaker/9999/context")
+async def test_unknown_speaker_is_404(real_plugin: ContextPlugin, conf: ContextConf) -> None:
+    got = await ask(real_plugin, conf, "/speaker/9999/context")
     assert got.status == 404 and got.body["request_id"] == "req-1"
 
 
-async def test_wrong_secret_is_a_502_not_a_404(real: ContextPlugin, backend_url: str) -> None:
-    got = await ask(real, make_conf(backend_url, secret="not-the-secret"), "/speaker/1/context")
+async def test_wrong_secret_is_a_502_not_a_404(
+    real_plugin: ContextPlugin, backend_url: str
+) -> None:
+    got = await ask(
+        real_plugin, make_conf(backend_url, secret="not-the-secret"), "/speaker/1/context"
+    )
     assert got.status == 502
     assert "401" in got.body["message"] or "403" in got.body["message"]
 
@@ -83,9 +75,9 @@ async def test_wrong_secret_is_a_502_not_a_404(real: ContextPlugin, backend_url:
     ],
 )
 async def test_ambiguous_names_give_candidates(
-    real: ContextPlugin, conf: ContextConf, name: str, ids: set[int]
+    real_plugin: ContextPlugin, conf: ContextConf, name: str, ids: set[int]
 ) -> None:
-    got = await ask(real, conf, "/speakers/context", args=(("speakername", name),))
+    got = await ask(real_plugin, conf, "/speakers/context", args=(("speakername", name),))
     assert got.status == 200 and "speaker" not in got.body
     assert {c["id"] for c in got.body["candidates"]} == ids
 
@@ -101,13 +93,13 @@ async def test_ambiguous_names_give_candidates(
     ],
 )
 async def test_names_resolve_to_one_speaker(
-    real: ContextPlugin, conf: ContextConf, name: str, ident: int
+    real_plugin: ContextPlugin, conf: ContextConf, name: str, ident: int
 ) -> None:
-    got = await ask(real, conf, "/speakers/context", args=(("speakername", name),))
+    got = await ask(real_plugin, conf, "/speakers/context", args=(("speakername", name),))
     assert got.status == 200 and got.body["speaker"]["id"] == ident
     assert got.body["meta"]["complete"] is True
 
 
-async def test_unknown_name_is_404(real: ContextPlugin, conf: ContextConf) -> None:
-    got = await ask(real, conf, "/speakers/context", args=(("speakername", "nobody-here"),))
+async def test_unknown_name_is_404(real_plugin: ContextPlugin, conf: ContextConf) -> None:
+    got = await ask(real_plugin, conf, "/speakers/context", args=(("speakername", "nobody-here"),))
     assert got.status == 404
