@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy backend runner_plugins gateway stack
+	$(VENV)/bin/mypy backend runner_plugins gateway stack textfold
 
 unit: $(STAMP)
 	$(PY) -m pytest

@@ -10,40 +10,12 @@ always plain text, never a pattern, and the SQL is the same on every engine.
 
 from __future__ import annotations
 
-import unicodedata
+from textfold import fold
 
-#: Letters NFKD leaves alone (no canonical decomposition), mapped to what a
-#: person without the right keyboard types: "lukasz" must find "Łukasz".
-_UNDECOMPOSED = str.maketrans(
-    {
-        "Ł": "L",
-        "ł": "l",
-        "Ø": "O",
-        "ø": "o",
-        "Đ": "D",
-        "đ": "d",
-        "Ð": "D",
-        "ð": "d",
-        "Æ": "AE",
-        "æ": "ae",
-        "Œ": "OE",
-        "œ": "oe",
-        "Þ": "Th",
-        "þ": "th",
-        "ı": "i",
-        "ß": "ss",
-    }
-)
+__all__ = ["LIKE_ESCAPE", "contains_pattern", "fold"]
 
 #: The escape character of every LIKE pattern we build.
 LIKE_ESCAPE = "\\"
-
-
-def fold(text: str) -> str:
-    """Return the search key of ``text``: no accents, no case, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.casefold().split())
 
 
 def contains_pattern(text: str) -> str:

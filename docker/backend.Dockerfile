@@ -17,6 +17,7 @@ RUN set -eux; \
 
 COPY pyproject.toml requirements.lock README.md /opt/conference/src/
 COPY backend /opt/conference/src/backend
+COPY textfold /opt/conference/src/textfold
 RUN set -eux; \
     python -m venv /opt/conference/venv; \
     /opt/conference/venv/bin/pip install -c /opt/conference/src/requirements.lock \

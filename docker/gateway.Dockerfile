@@ -23,6 +23,7 @@ RUN set -eux; \
 # lock file (used as constraints, so only what the package needs is installed).
 COPY pyproject.toml requirements.lock README.md /opt/conference/src/
 COPY runner_plugins /opt/conference/src/runner_plugins
+COPY textfold /opt/conference/src/textfold
 RUN set -eux; \
     python3 -m venv /opt/conference/venv; \
     /opt/conference/venv/bin/pip install --no-cache-dir --disable-pip-version-check \

@@ -14,10 +14,11 @@ from runner_plugins.context.breaker import Breaker
 from runner_plugins.context.cache import SourceCache
 from runner_plugins.context.conf import parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
-from runner_plugins.context.names import choose, normalize
+from runner_plugins.context.names import choose
 from runner_plugins.context.trim import dumps, fit
 from runner_plugins.plugin import ConfError
 from tests.context.conftest import TEST_SECRET, FakeClock
+from textfold import fold
 
 BASE = {"backend_url": "http://127.0.0.1:8000/", "secret": TEST_SECRET}
 
@@ -159,9 +160,9 @@ def test_breaker_probe_without_outcome_frees_the_slot() -> None:
 
 
 def test_normalize_folds_case_accents_and_undecomposed_letters() -> None:
-    assert normalize("  María   GONZÁLEZ ") == "maria gonzalez"
-    assert normalize("Łukasz Wiśniewski") == "lukasz wisniewski"
-    assert normalize("Søren") == "soren"
+    assert fold("  María   GONZÁLEZ ") == "maria gonzalez"
+    assert fold("Łukasz Wiśniewski") == "lukasz wisniewski"
+    assert fold("Søren") == "soren"
 
 
 MARIAS = [
