@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +149,10 @@ def backend_url(flask_app: Flask) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def socket_path() -> Iterator[str]:
+    """A runner socket path; Unix socket paths are limited to ~107 bytes, tmp_path can be longer."""
+    with tempfile.TemporaryDirectory(prefix="ctx-", dir="/tmp") as tmp:
+        yield str(Path(tmp) / "r.sock")

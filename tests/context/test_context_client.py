@@ -8,12 +8,8 @@ its keep-alive pool reuses TCP connections to the backend, and runner shutdown c
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from runner_plugins.client import RunnerClient
@@ -35,12 +31,6 @@ class PeerRecordingBackend(FakeBackend):
         assert request.transport is not None
         self.peers.append(request.transport.get_extra_info("peername"))
         return await super()._serve(source, request, produce)
-
-
-@pytest.fixture
-def socket_path() -> Iterator[str]:
-    with tempfile.TemporaryDirectory(prefix="ctx-", dir="/tmp") as tmp:
-        yield str(Path(tmp) / "r.sock")
 
 
 async def test_one_pooled_client_per_runner_process_closed_at_shutdown(socket_path: str) -> None:

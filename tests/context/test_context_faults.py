@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,7 @@ from runner_plugins.context.conf import ContextConf
 from runner_plugins.context.plugin import ContextPlugin
 from tests.context.conftest import TEST_SECRET, FakeClock, ask
 from tests.context.fake_backend import FakeBackend, seed
+from tests.processes import free_port
 
 ConfFor = Callable[..., ContextConf]
 
@@ -153,14 +153,8 @@ async def test_failing_list_sources_give_partial_200(
     assert all(errors)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_connection_refused_is_a_502(plugin: ContextPlugin, conf_for: ConfFor) -> None:
-    got = await ask(plugin, conf_for(f"http://127.0.0.1:{_closed_port()}"), "/speaker/1/context")
+    got = await ask(plugin, conf_for(f"http://127.0.0.1:{free_port()}"), "/speaker/1/context")
     assert got.status == 502 and "unreachable" in got.body["message"]
 
 

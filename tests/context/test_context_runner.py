@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,13 +17,6 @@ from tests.context.conftest import TEST_SECRET, to_answer
 from tests.context.fake_backend import FakeBackend
 
 KEY = "route#speaker-context#ext-plugin-post-req#1"
-
-
-@pytest.fixture
-def socket_path() -> Iterator[str]:
-    # Unix socket paths are limited to ~107 bytes; pytest's tmp_path can be longer.
-    with tempfile.TemporaryDirectory(prefix="ctx-", dir="/tmp") as tmp:
-        yield str(Path(tmp) / "r.sock")
 
 
 @pytest.fixture
