@@ -38,8 +38,10 @@ def error(
     *,
     details: Mapping[str, str] | None = None,
     headers: tuple[tuple[str, str], ...] = (),
+    extra: Mapping[str, object] | None = None,
 ) -> Stop:
-    """A JSON error in the shared shape; ``details`` only for validation errors."""
+    """A JSON error in the shared shape; ``details`` only for validation errors, ``extra`` for
+    further top-level fields (a 404's ``suggestions``)."""
     body: dict[str, object] = {
         "status": status,
         "error": HTTPStatus(status).phrase,
@@ -47,6 +49,8 @@ def error(
     }
     if details:
         body["details"] = dict(details)
+    if extra:
+        body.update(extra)
     body["request_id"] = request_id
     return Stop(
         status=status,

@@ -17,7 +17,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from runner_plugins.context import answer
 from runner_plugins.context.backend import PROPAGATED_HEADERS, Backend, Fetcher, SourceResult
 from runner_plugins.context.conf import ContextConf, parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
-from runner_plugins.context.names import choose
+from runner_plugins.context.resolve import resolve_speaker
 from runner_plugins.context.trim import fit
 from runner_plugins.plugin import Plugin, Request, RequestAction, Stop
 
@@ -112,12 +112,20 @@ class ContextPlugin(Plugin[ContextConf]):
         self, conf: ContextConf, fetcher: Fetcher, name: str | None, request_id: str | None
     ) -> Stop:
         name = (name or "").strip()
-        if not name or len(name) > MAX_NAME_CHARS:
+        if not name:
             return answer.error(
                 400,
                 f"Query parameter speakername is required (1 to {MAX_NAME_CHARS} characters).",
                 request_id,
                 details={"speakername": f"required, 1 to {MAX_NAME_CHARS} characters"},
+            )
+        if len(name) > MAX_NAME_CHARS:
+            return answer.error(
+                400,
+                f"Query parameter speakername is too long ({len(name)} characters; "
+                f"at most {MAX_NAME_CHARS}).",
+                request_id,
+                details={"speakername": f"too long: at most {MAX_NAME_CHARS} characters"},
             )
         if any(unicodedata.category(ch) == "Cc" for ch in name):
             # The backend refuses them too (400), which would reach the client as a 502.
@@ -127,12 +135,13 @@ class ContextPlugin(Plugin[ContextConf]):
                 request_id,
                 details={"speakername": "must not contain control characters"},
             )
-        resolve = await fetcher.fetch("resolve", "/speakers", "list", speakername=name)
-        if not resolve.ok:
+        resolution = await resolve_speaker(fetcher, name)
+        resolve = resolution.source
+        choice = resolution.match
+        if choice is None:
             return _source_error(resolve, "The speaker search", request_id)
-        choice = choose(resolve.data, name)
-        if choice.speaker is None and not choice.candidates:
-            return answer.error(404, f"No speaker matches the name {name!r}.", request_id)
+        if not choice.found:
+            return _not_found(name, choice.suggestions, request_id)
         if choice.speaker is None:
             meta = build_meta([resolve], request_id)
             document = candidates_document(choice.candidates, meta)
@@ -144,6 +153,15 @@ class ContextPlugin(Plugin[ContextConf]):
             topics_task = round_.start(fetcher.fetch("topics", base + "/topics", "list"))
             sessions, topics = await sessions_task, await topics_task
         return _context(conf, choice.speaker, resolve, sessions, topics, request_id)
+
+
+def _not_found(name: str, suggestions: Sequence[Mapping[str, Any]], request_id: str | None) -> Stop:
+    """A 404 that names the closest speakers, so the model can ask "did you mean ...?"."""
+    message = f"No speaker matches the name {name!r}."
+    close = [{"id": item.get("id"), "name": item.get("name")} for item in suggestions]
+    if close:
+        message += " Closest names: " + ", ".join(str(item["name"]) for item in close) + "."
+    return answer.error(404, message, request_id, extra={"suggestions": close})
 
 
 def _valid_text(value: str | None) -> str | None:

@@ -14,7 +14,6 @@ from runner_plugins.context.breaker import Breaker
 from runner_plugins.context.cache import SourceCache
 from runner_plugins.context.conf import parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
-from runner_plugins.context.names import choose
 from runner_plugins.context.trim import dumps, fit
 from runner_plugins.plugin import ConfError
 from tests.context.conftest import TEST_SECRET, FakeClock
@@ -169,18 +168,6 @@ MARIAS = [
     {"id": 6, "name": "Maria Rossi", "company": "A"},
     {"id": 7, "name": "María González", "company": "B"},
 ]
-
-
-def test_choose_exact_match_wins_over_other_candidates() -> None:
-    assert choose(MARIAS, "MARIA gonzalez").speaker == MARIAS[1]
-
-
-def test_choose_ambiguous_none_and_single() -> None:
-    ambiguous = choose(MARIAS, "maria")
-    assert ambiguous.speaker is None and list(ambiguous.candidates) == MARIAS
-    nobody = choose([], "zed")
-    assert nobody.speaker is None and not nobody.candidates
-    assert choose(MARIAS[:1], "rossi").speaker == MARIAS[0]
 
 
 # --- merge ------------------------------------------------------------------------------
