@@ -7,6 +7,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # docker when a Docker engine answers, else the local stack; `make up MODE=local` forces one.
 MODE   ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo local)
+# `make up DETACH=1`: start in the background and give the terminal back (`make down` stops it).
+DETACH ?=
+# The secrets file of `make up` (both modes); tests point it elsewhere.
+ENV_FILE ?= .env
+export STACK_ENV_FILE := $(ENV_FILE)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint typecheck unit test up down logs test-integration \
@@ -14,7 +19,8 @@ MODE   ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo local)
 
 help:
 	@echo "make up                 run the whole system (Docker if an engine answers, else the local stack)"
-	@echo "make down | make logs   stop the stack / follow its logs (MODE=local|docker forces a mode)"
+	@echo "make up DETACH=1        the same in the background (the local stack; Docker always detaches)"
+	@echo "make down | make logs   stop the stack (either mode) / follow its logs (MODE=local|docker forces a mode)"
 	@echo "make test               ruff + mypy --strict + pytest (unit, component and local end-to-end)"
 	@echo "make test-integration   black-box HTTP suite against a freshly started stack"
 	@echo "make bench-backend | bench-runner | bench-context | bench-gateway"
@@ -57,10 +63,13 @@ env-file: $(STAMP)
 	$(PY) -m stack env
 
 up: $(STAMP)
-	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-up; else $(PY) -m stack up; fi
+	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-up; \
+	else $(PY) -m stack up $(if $(filter 1 yes true,$(DETACH)),--detach); fi
 
+# Stops whatever runs: the local stack (foreground in another terminal, or detached) if its
+# state file says so, and the Docker stack when a Docker engine answers.
 down: $(STAMP)
-	@if [ -f var/run/stack.json ] || [ "$(MODE)" != docker ]; then $(PY) -m stack down; fi
+	@$(PY) -m stack down
 	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-down; fi
 
 logs: $(STAMP)
@@ -79,22 +88,31 @@ bench-gateway: $(STAMP)
 # added here when missing.
 COMPOSE ?= docker compose
 
-.PHONY: docker-env docker-up docker-down docker-logs docker-test-integration bench-deploy
+.PHONY: docker-check docker-env docker-up docker-down docker-logs docker-test-integration bench-deploy
 
-docker-env: env-file
-	@grep -q '^CONFERENCE_REDIS_PASSWORD=' .env || \
-		$(PY) -c "import secrets; print('CONFERENCE_REDIS_PASSWORD=' + secrets.token_urlsafe(32))" >> .env
+# Before anything is written: the docker CLI alone (without the Compose v2 plugin) would fail
+# on `--env-file` only after .env had been changed.
+docker-check:
+	@command -v docker >/dev/null 2>&1 || { echo "make: the docker CLI is not installed;" \
+		"install Docker, or run the local stack: make up MODE=local. Nothing was changed." >&2; exit 1; }
+	@$(COMPOSE) version >/dev/null 2>&1 || { echo "make: '$(COMPOSE)' is not available (the" \
+		"Docker Compose v2 plugin, package docker-compose-plugin, is missing); install it, or" \
+		"run the local stack: make up MODE=local. Nothing was changed." >&2; exit 1; }
 
-docker-up: docker-env
-	$(COMPOSE) --env-file .env up --build --detach --wait
+docker-env: docker-check env-file
+	@grep -q '^CONFERENCE_REDIS_PASSWORD=' $(ENV_FILE) || \
+		$(PY) -c "import secrets; print('CONFERENCE_REDIS_PASSWORD=' + secrets.token_urlsafe(32))" >> $(ENV_FILE)
+
+docker-up: docker-check docker-env
+	$(COMPOSE) --env-file $(ENV_FILE) up --build --detach --wait
 	@$(PY) -m stack banner --docker
 
 docker-down:
-	@if [ -f .env ]; then $(COMPOSE) --env-file .env down --remove-orphans; \
-	else echo "no .env: nothing was started by make docker-up"; fi
+	@if [ -f $(ENV_FILE) ]; then $(COMPOSE) --env-file $(ENV_FILE) down --remove-orphans; \
+	else echo "no $(ENV_FILE): nothing was started by make docker-up"; fi
 
 docker-logs:
-	$(COMPOSE) --env-file .env logs --follow --tail=200
+	$(COMPOSE) --env-file $(ENV_FILE) logs --follow --tail=200
 
 # Runner cold start as APISIX spawns it, and the cost of one gateway health probe (no Docker).
 bench-deploy: $(STAMP)
@@ -102,9 +120,9 @@ bench-deploy: $(STAMP)
 
 # The black-box suite against a freshly started stack; the stack is removed afterwards.
 docker-test-integration: docker-up
-	@set -a; . ./.env; set +a; \
+	@set -a; . $(abspath $(ENV_FILE)); set +a; \
 	GATEWAY_URL="http://127.0.0.1:$${GATEWAY_PORT:-9080}" $(PY) -m pytest -m e2e tests/integration; \
-	status=$$?; $(COMPOSE) --env-file .env down --remove-orphans; exit $$status
+	status=$$?; $(COMPOSE) --env-file $(ENV_FILE) down --remove-orphans; exit $$status
 
 # Runner: trivial Stop plugin over the real socket from client processes at 1/16/64/256
 # connections, then RSS before/after 1,000,000 calls (docs/performance.md, "Runner").

@@ -27,9 +27,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from stack import banner
 from stack.envfile import ensure_env_file, merged_environment, read_env_file
 from stack.supervisor import (
     Settings,
@@ -80,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the stack")
     up.add_argument("--detach", action="store_true", help="return once the stack is ready")
+    # Set by --detach on the background process it starts: the banner then says `make down`.
+    up.add_argument("--detached-child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("down", help="stop the stack")
     sub.add_parser("env", help="create .env with fresh secrets (or add missing ones) and exit")
     sub.add_parser("status", help="print the stack's state")
@@ -99,7 +102,9 @@ def _settings(args: argparse.Namespace, *, testing: bool) -> Settings:
     state_dir = args.state_dir or Path(env.get("STACK_DIR", "var/e2e" if testing else "var"))
     if not state_dir.is_absolute():
         state_dir = ROOT / state_dir
-    env_file = args.env_file or (state_dir / ".env" if testing else Path(".env"))
+    env_file = args.env_file or (
+        state_dir / ".env" if testing else Path(env.get("STACK_ENV_FILE") or ".env")
+    )
     if not env_file.is_absolute():
         env_file = ROOT / env_file
     # The user's stack: ports from the shell, else .env, else 9080/8000. The test stack always
@@ -125,34 +130,7 @@ def _environment(settings: Settings) -> dict[str, str]:
     return merged_environment(ensure_env_file(settings.env_file), os.environ)
 
 
-def _banner(settings: Settings, env: Mapping[str, str], *, docker: bool = False) -> str:
-    url = settings.gateway_url
-    if docker:
-        kind = "Docker stack: Apache APISIX with the runner inside its image"
-        logs, stop = "`make logs`", "`make down`"
-    else:
-        kind = "local stack; the gateway is a development stand-in for APISIX"
-        logs = f"{settings.log_dir}/{{backend,runner,gateway}}.log"
-        stop = "Ctrl-C here, or `make down`"
-    return "\n".join(
-        [
-            "",
-            f"Conference gateway is up ({kind}).",
-            f"  Gateway URL:            {url}",
-            f"  API key for ChatGPT:    {env['CHATGPT_API_KEY']}",
-            "                          (send it in the 'apikey' header; GPT Action: "
-            "Authentication > API Key > Custom, header name 'apikey')",
-            f"  Read-only API key:      {env['READONLY_API_KEY']}",
-            f"  Plugin manifest (ChatGPT plugin dev mode): {url}/.well-known/ai-plugin.json",
-            f"  OpenAPI (GPT Action import):               {url}/openapi.yaml",
-            f"  Logs: {logs}",
-            f"  Stop: {stop}.",
-            "",
-        ]
-    )
-
-
-def _up(settings: Settings) -> int:
+def _up(settings: Settings, *, detached: bool = False) -> int:
     existing = read_state(settings)
     if existing and alive(int(existing["pid"])):
         print(
@@ -179,7 +157,7 @@ def _up(settings: Settings) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    print(_banner(settings, env), flush=True)
+    print(banner.render(settings, env, docker=False, detached=detached), flush=True)
     return supervisor.serve()
 
 
@@ -216,6 +194,7 @@ def _detach(args: argparse.Namespace, settings: Settings) -> int:
         "--backend-port",
         str(settings.backend_port),
         "up",
+        "--detached-child",
     ]
     if settings.private_database:
         argv.insert(-1, "--private-database")
@@ -236,7 +215,8 @@ def _detach(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         state = read_state(settings)
         if state and state.get("ready") and state.get("pid") == process.pid:
-            print(tail(log_path, 14))
+            # Rendered here rather than copied from the log: its length varies (warnings).
+            print(banner.render(settings, _environment(settings), docker=False, detached=True))
             return 0
         time.sleep(0.2)
     logger.error("the stack was not ready after %.0f s; see %s", READY_TIMEOUT, log_path)
@@ -370,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "up":
         if args.detach:
             return _detach(args, settings)
-        return _up(settings)
+        return _up(settings, detached=args.detached_child)
     if args.command == "down":
         return _down(settings)
     if args.command == "env":
@@ -378,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{settings.env_file} holds the stack's secrets (mode 0600)")
         return 0
     if args.command == "banner":
-        print(_banner(settings, _environment(settings), docker=args.docker))
+        print(banner.render(settings, _environment(settings), docker=args.docker, detached=True))
         return 0
     if args.command == "status":
         state = read_state(settings)
