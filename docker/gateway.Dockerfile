@@ -32,6 +32,8 @@ RUN set -eux; \
     test -x /opt/conference/venv/bin/conference-runner
 
 COPY --chown=apisix:apisix apisix/config.yaml /usr/local/apisix/conf/config.yaml
+# The project's own Lua plugin (conference-errors), found through config.yaml's extra_lua_path.
+COPY apisix/lua /opt/conference/lua
 COPY --chown=apisix:apisix apisix/apisix.yaml /usr/local/apisix/conf/apisix.yaml
 COPY docker/gateway_healthcheck.py /opt/conference/gateway_healthcheck.py
 

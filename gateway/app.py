@@ -24,12 +24,13 @@ from gateway.config import GatewayConfig
 from gateway.context import RequestContext, Runner, Services
 from gateway.errors import (
     ERROR_PAGE_CONTENT_TYPE,
-    EXIT_CONTENT_TYPE,
     Exit,
+    is_error_page_uri,
     json_exit,
     status_exit,
 )
 from gateway.external import next_request_id
+from gateway.mime import exit_content_type
 from gateway.pipeline import Response, process
 from gateway.router import Router
 from gateway.upstream import HOP_BY_HOP, build_clients
@@ -135,9 +136,12 @@ class Gateway:
         uri = normalize(raw_path)
         if uri is None:
             return _from_exit(status_exit(400))
+        if is_error_page_uri(uri):
+            # config.yaml's error pages are `internal` locations: nginx's 404 for a client.
+            return _from_exit(status_exit(404))
         match = self.router.match(request.method, uri)
         if match is None:
-            return _from_exit(json_exit(404, {"error_msg": "404 Route Not Found"}))
+            return _from_exit(json_exit(404, {"error_msg": "404 Route Not Found"}), uri)
         # APISIX runs nginx with apisix_delay_client_max_body_check on: an oversize body is only
         # refused when it is read, i.e. when proxying, so the plugins answer first (pipeline).
         too_large = (
@@ -228,8 +232,8 @@ async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _from_exit(result: Exit) -> Response:
+def _from_exit(result: Exit, path: str = "") -> Response:
     # Answers given before routing: no plugin runs, so no header filter either.
     headers: CIMultiDict[str] = CIMultiDict(result.headers)
-    headers.setdefault("Content-Type", EXIT_CONTENT_TYPE)
+    headers.setdefault("Content-Type", exit_content_type(path))
     return result.status, headers, result.body

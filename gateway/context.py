@@ -100,6 +100,10 @@ class RequestContext:
     vars: dict[str, str] = field(default_factory=dict)
     #: The answer is a bare status that nginx serves through ``error_page``: no header filters.
     error_page: bool = False
+    #: Status of the upstream's answer (APISIX ``upstream_status``); None when never proxied.
+    upstream_status: int | None = None
+    #: Status of the client response, known to the header and body filters.
+    status: int = 0
 
     def variable(self, name: str) -> str | None:
         """An nginx/APISIX variable as the runner's ExtraInfo may ask for it."""

@@ -1,16 +1,17 @@
 """Errors of the local gateway and the exits it answers by itself.
 
 Strategy: APISIX answers with a handful of fixed JSON shapes (``{"error_msg": ...}`` for the router
-and rate limits, ``{"message": ...}`` for auth plugins) and sends them as ``text/plain`` because
-``core.response.exit`` never sets a content type. We reproduce that byte for byte so that a client
+and rate limits, ``{"message": ...}`` for auth plugins) without a content type of its own, because
+``core.response.exit`` never sets one: nginx then types them by the URI's extension
+(:mod:`gateway.mime`, ``text/plain`` mostly). We reproduce that byte for byte so that a client
 built against the stand-in behaves identically against the real gateway: cjson escapes ``/`` and
 ``core.response.exit`` ends every table body with a newline (apisix/core/response.lua). Where
 nginx itself answers a bare status (413, 414, 431, 502, 503, 504...), real APISIX would send an
 HTML page; our ``apisix/config.yaml`` turns those into ``application/json`` with ``error_page``
 directives, and the stand-in answers the very same bytes, ``{"error_msg": "<code> <reason>"}``
 (tests/deploy/test_deploy_error_pages.py keeps the two identical). Such an exit is marked
-``error_page``: nginx serves it from a named location without APISIX's Lua phases, so the
-pipeline skips the plugins' header filters for it.
+``error_page``: nginx serves it from an ``internal`` location without APISIX's Lua phases, so
+the pipeline skips the plugins' header and body filters for it.
 """
 
 from __future__ import annotations
@@ -20,10 +21,20 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-#: nginx's default type plus APISIX's ``charset utf-8`` directive.
-EXIT_CONTENT_TYPE = "text/plain; charset=utf-8"
 #: ``default_type`` of the error-page locations; ``charset`` does not apply to this type.
 ERROR_PAGE_CONTENT_TYPE = "application/json"
+#: config.yaml's error pages are the ``internal`` locations ``/_json_error/<status>``.
+ERROR_PAGE_PREFIX = "/_json_error/"
+ERROR_PAGE_STATUSES = frozenset({400, 404, 408, 413, 414, 429, 431, 500, 502, 503, 504})
+
+
+def is_error_page_uri(path: str) -> bool:
+    """Whether ``path`` is one of the error pages' ``internal`` locations.
+
+    nginx answers a client's own request for such a URI with 404 (then the 404 error page).
+    """
+    code = path.removeprefix(ERROR_PAGE_PREFIX)
+    return code != path and code.isdigit() and int(code) in ERROR_PAGE_STATUSES
 
 
 class GatewayError(Exception):

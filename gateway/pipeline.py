@@ -18,8 +18,9 @@ from urllib.parse import urlencode
 from multidict import CIMultiDict
 
 from gateway.context import RequestContext
-from gateway.errors import EXIT_CONTENT_TYPE, Exit, status_exit
+from gateway.errors import Exit, status_exit
 from gateway.external import call_response, set_then_add
+from gateway.mime import exit_content_type
 from gateway.plugins import ExtPluginPostResp, GatewayPlugin, error_response_body
 from gateway.upstream import UpstreamClient, UpstreamError
 
@@ -61,7 +62,8 @@ def _exit_response(ctx: RequestContext, plugin: GatewayPlugin | None, result: Ex
     headers: CIMultiDict[str] = CIMultiDict()
     set_then_add(headers, exit_headers)
     if body and "Content-Type" not in headers:
-        headers["Content-Type"] = EXIT_CONTENT_TYPE
+        # nginx types a Lua-printed body by the URI's extension (image/png for /logo.png).
+        headers["Content-Type"] = exit_content_type(ctx.path)
     return result.status, headers, body
 
 
@@ -75,10 +77,14 @@ async def process(
         response = await _proxy(ctx, upstream, query_string)
     status, headers, body = response
     set_then_add(headers, ctx.resp_headers)
-    # nginx serves an error page from a location without APISIX's header filter phase.
+    ctx.status = status
+    # nginx serves an error page from a location without APISIX's filter phases.
     if not ctx.error_page:
-        for plugin in sorted(ctx.plugins.values(), key=lambda p: -p.priority):
+        ordered = sorted(ctx.plugins.values(), key=lambda p: -p.priority)
+        for plugin in ordered:
             plugin.header_filter(ctx, headers)
+        for plugin in ordered:
+            body = plugin.body_filter(ctx, body)
     return status, headers, body
 
 
@@ -124,6 +130,7 @@ async def _proxy(
         )
     except UpstreamError as exc:
         return _exit_response(ctx, None, status_exit(exc.status))
+    ctx.upstream_status = status
     post_resp = ctx.plugins.get("ext-plugin-post-resp")
     if isinstance(post_resp, ExtPluginPostResp):
         result = await call_response(post_resp, ctx, status, resp_headers, body)

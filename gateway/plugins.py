@@ -61,6 +61,10 @@ class GatewayPlugin:
     def header_filter(self, ctx: RequestContext, headers: CIMultiDict[str]) -> None:
         """Edit the client response headers (runs on every response, exits included)."""
 
+    def body_filter(self, ctx: RequestContext, body: bytes) -> bytes:
+        """Edit the whole client response body (after every header filter has run)."""
+        return body
+
 
 class RequestId(GatewayPlugin):
     name = "request-id"
@@ -484,10 +488,20 @@ _CONSUMER_PLUGINS: dict[str, type[GatewayPlugin]] = {
 }
 
 
+def _plugin_class(name: str, where: str) -> type[GatewayPlugin] | None:
+    if where.startswith("consumer"):
+        return _CONSUMER_PLUGINS.get(name)
+    if name == "conference-errors":
+        # The project's own plugin lives in its own module, which imports this one.
+        from gateway.conference_errors import ConferenceErrors
+
+        return ConferenceErrors
+    return _ROUTE_PLUGINS.get(name)
+
+
 def build_plugin(name: str, raw: Any, where: str) -> GatewayPlugin:
     """Validate a plugin conf and build the plugin (``where`` names the route or consumer)."""
-    table = _CONSUMER_PLUGINS if where.startswith("consumer") else _ROUTE_PLUGINS
-    cls = table.get(name)
+    cls = _plugin_class(name, where)
     if cls is None:
         raise ConfigError(f"{where}: plugin {name!r} is not implemented by the local gateway")
     if raw is None:

@@ -193,11 +193,10 @@ def _detach(args: argparse.Namespace, settings: Settings) -> int:
         str(settings.gateway_port),
         "--backend-port",
         str(settings.backend_port),
-        "up",
-        "--detached-child",
     ]
     if settings.private_database:
-        argv.insert(-1, "--private-database")
+        argv.append("--private-database")
+    argv += ["up", "--detached-child"]
     log_path = settings.log_dir / "stack.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(

@@ -47,8 +47,8 @@ async def test_key_auth_rejects_with_the_error_response(
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'apikey realm="key"'
     assert body_json(response) == {"status": 401, "error": "Unauthorized", "message": message}
-    # APISIX sends plugin exits as text/plain (core.response.exit never sets a type).
-    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    # APISIX would send it untyped (text/plain); the route's conference-errors makes it JSON.
+    assert response.headers["Content-Type"] == "application/json"
     assert echo.seen == []
 
 

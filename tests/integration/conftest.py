@@ -73,7 +73,7 @@ def readonly(gateway_url: str, readonly_key: str) -> Iterator[httpx.Client]:
 
 
 def json_body(response: httpx.Response) -> Any:
-    """The body as JSON whatever the Content-Type (APISIX sends its JSON as text/plain)."""
+    """The body as JSON (its Content-Type is checked by :func:`assert_error_shape`)."""
     try:
         return json.loads(response.content)
     except ValueError:
@@ -87,6 +87,14 @@ def assert_error_shape(response: httpx.Response, status: int | tuple[int, ...]) 
     """A JSON error body; our shapes carry the status they are sent with."""
     expected = (status,) if isinstance(status, int) else status
     assert response.status_code in expected, response.text[:300]
+    # Every error says so, the gateway's own included (APISIX's untyped plugin bodies are made
+    # JSON by the conference-errors plugin; nginx's bare pages by config.yaml's error pages).
+    content_type = response.headers.get("Content-Type", "")
+    assert content_type.split(";")[0].strip() == "application/json", (
+        response.request.url.path,
+        response.status_code,
+        content_type,
+    )
     body = json_body(response)
     assert isinstance(body, dict)
     if "status" in body:

@@ -20,7 +20,7 @@ PROTECTED = [
 @pytest.mark.parametrize("path", PROTECTED)
 def test_no_key_is_401(client: httpx.Client, path: str) -> None:
     response = client.get(path)
-    assert_error_shape(response, 401)
+    assert_error_shape(response, 401)  # application/json included
     assert response.headers["WWW-Authenticate"].lower().startswith("apikey")
 
 

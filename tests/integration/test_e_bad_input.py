@@ -15,7 +15,18 @@ def test_invalid_ids(chatgpt: httpx.Client, path: str) -> None:
     assert_error_shape(chatgpt.get(path), (400, 404))
 
 
-@pytest.mark.parametrize("path", ["/nope", "/speakers/x/y/z", "/admin", "/apisix/admin/routes"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/speakers/x/y/z",
+        "/admin",
+        "/apisix/admin/routes",
+        # config.yaml's error pages are internal locations: not reachable from outside.
+        "/_json_error/400",
+        "/_json_error/503",
+    ],
+)
 def test_unknown_paths(chatgpt: httpx.Client, path: str) -> None:
     assert_error_shape(chatgpt.get(path), 404)
 
@@ -39,8 +50,14 @@ def test_bad_query_values(chatgpt: httpx.Client) -> None:
 
 
 def test_huge_query_string(chatgpt: httpx.Client) -> None:
+    # The request line itself is too long: nginx answers before any URI exists (no HTML 500).
     response = chatgpt.get("/speakers", params={"q": "x" * 20000})
     assert_error_shape(response, (400, 413, 414, 431))
+
+
+def test_nul_in_the_path_is_a_json_error(client: httpx.Client) -> None:
+    # A bad request line for nginx: it answers 400 before the URI is parsed.
+    assert_error_shape(client.get("/topic/%00"), (400, 404))
 
 
 def test_huge_header(chatgpt: httpx.Client) -> None:
