@@ -2,7 +2,7 @@
 
 The gateway is the real one, on a real loopback port, reading the real ``apisix/apisix.yaml``
 (or a small YAML written by a test). Its upstream is an echo server: like the echo upstream
-APISIX's behaviour was observed with (reference apisix-behaviour.md), it shows exactly what the
+APISIX's behaviour was recorded with (a standalone APISIX 3.18.0), it shows exactly what the
 gateway forwarded. The runner, when a test needs one, is the real runner process on a real Unix
 socket.
 """

@@ -1,6 +1,6 @@
 """The ext-plugin path: the real runner process over its Unix socket, and the runner missing.
 
-Facts checked (reference ext-plugin-protocol.md §5, §9-§11 and apisix-behaviour.md): post-req
+Facts checked (APISIX's apisix/plugins/ext-plugin/init.lua and replies recorded on 3.18.0): post-req
 runs after key-auth and limit-count, pre-req before key-auth; Stop/Rewrite/ResponseChange are
 applied as APISIX applies them; a missing runner gives 503 (with ``_meta.error_response``, its
 body), after limit-count has counted the request.

@@ -1,6 +1,6 @@
 """Each plugin of the project's apisix.yaml, over real HTTP, against APISIX's observed replies.
 
-Expected values come from reference apisix-behaviour.md (statuses, bodies, header names) and
+Expected values come from replies recorded on APISIX 3.18.0 (statuses, bodies, header names) and
 from the project's ``_meta.error_response`` bodies in apisix.yaml.
 """
 
