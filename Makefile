@@ -70,7 +70,7 @@ up: $(STAMP)
 # state file says so, and the Docker stack when a Docker engine answers.
 down: $(STAMP)
 	@$(PY) -m stack down
-	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-down; fi
+	@if [ "$(MODE)" = docker ] && $(COMPOSE) version >/dev/null 2>&1; then $(MAKE) docker-down; fi
 
 logs: $(STAMP)
 	@if [ "$(MODE)" = docker ]; then $(MAKE) docker-logs; else $(PY) -m stack logs --follow; fi
