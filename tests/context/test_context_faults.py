@@ -336,6 +336,44 @@ async def test_by_name_unique_non_ascii(
     assert "Łukasz" in got.text  # sent as UTF-8 text, not \\u escapes
 
 
+async def test_by_name_phrasing_falls_back_to_the_cached_directory(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    conf = conf_for(fake.url)
+    got = await ask(plugin, conf, "/speakers/context", args=(("speakername", "hartley amelia"),))
+    assert got.status == 200 and got.body["speaker"]["name"] == "Amelia Hartley"
+    searches = [path for name, path, _ in fake.calls if name == "resolve"]
+    # The substring search first (it finds nobody), then the whole directory, paginated.
+    assert "speakername=hartley+amelia" in searches[0]
+    assert all("speakername" not in path for path in searches[1:]) and len(searches) >= 2
+    again = await ask(plugin, conf, "/speakers/context", args=(("speakername", "amelia hartly"),))
+    assert again.status == 200 and again.body["speaker"]["id"] == got.body["speaker"]["id"]
+    # One more search; the directory came from the cache.
+    assert fake.calls_to("resolve") == len(searches) + 1
+
+
+async def test_by_name_found_by_the_search_never_reads_the_directory(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    got = await ask(
+        plugin, conf_for(fake.url), "/speakers/context", args=(("speakername", "oscar"),)
+    )
+    assert got.status == 200 and got.body["speaker"]["name"] == "Oscar Lindgren"
+    assert fake.calls_to("resolve") == 1
+
+
+async def test_by_name_no_match_suggests_the_closest_names(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    got = await ask(
+        plugin, conf_for(fake.url), "/speakers/context", args=(("speakername", "Amilia Hatrleigh"),)
+    )
+    assert got.status == 404
+    assert got.body["suggestions"][0] == {"id": 1, "name": "Amelia Hartley"}
+    assert "Closest names: Amelia Hartley" in got.body["message"]
+    assert got.body["request_id"] == "req-1"
+
+
 async def test_by_name_unknown_is_404_and_failing_search_is_502(
     plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
 ) -> None:
