@@ -20,6 +20,7 @@ the next (:data:`CLEAR_LEAD`), is the speaker; several close matches are candida
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ SUGGEST_SCORE = 50.0
 SUBSET_DISCOUNT = 0.95
 #: A query token this long that begins a name token matches it ("chri" for "Christopher").
 MIN_PREFIX = 3
+
+#: Distinct names whose tokens are kept (the directory is at most 1000 speakers).
+NAME_CACHE_SIZE = 4096
 
 #: Words a model or a person puts around a name that are not part of it (already folded).
 TITLES = frozenset(
@@ -67,8 +71,12 @@ _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4\u02bc]")
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
 def name_tokens(text: str) -> tuple[str, ...]:
-    """``text`` as the tokens that are compared: folded, no punctuation, no titles."""
+    """``text`` as the tokens that are compared: folded, no punctuation, no titles.
+
+    Cached (bounded): folding is most of a match's cost, and directory names repeat.
+    """
     folded = _APOSTROPHES.sub("", fold(text))
     tokens = [token for token in _NOT_WORD.split(folded) if token]
     kept = tuple(token for token in tokens if token not in TITLES)
@@ -124,7 +132,9 @@ def rank(query: str, speakers: Sequence[Mapping[str, Any]]) -> list[Ranked]:
     ranked = [
         Ranked(item, score(wanted, name_tokens(str(item.get("name", ""))))) for item in speakers
     ]
-    ranked.sort(key=lambda r: (-r.score, fold(str(r.speaker.get("name", ""))), _id(r.speaker)))
+    ranked.sort(
+        key=lambda r: (-r.score, name_tokens(str(r.speaker.get("name", ""))), _id(r.speaker))
+    )
     return ranked
 
 
