@@ -18,7 +18,7 @@ from runner_plugins.registry import PluginRegistry
 from runner_plugins.server import RunnerServer
 
 # The generated bindings import themselves as the top-level package "A6".
-GENERATED = Path(__file__).resolve().parents[2] / "runner_plugins" / "_generated"
+GENERATED = Path(__file__).resolve().parent / "_generated"
 if str(GENERATED) not in sys.path:
     sys.path.insert(0, str(GENERATED))
 
