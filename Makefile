@@ -36,7 +36,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)
 
 lock: $(STAMP)
-	$(VENV)/bin/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
+	$(VENV)/bin/pip-compile --quiet --all-extras --strip-extras --no-emit-index-url \
 		--no-emit-find-links -o requirements.lock pyproject.toml
 
 lint: $(STAMP)

@@ -21,7 +21,7 @@ COPY textfold /opt/conference/src/textfold
 RUN set -eux; \
     python -m venv /opt/conference/venv; \
     /opt/conference/venv/bin/pip install -c /opt/conference/src/requirements.lock \
-        /opt/conference/src; \
+        "/opt/conference/src[backend]"; \
     cp /opt/conference/src/backend/gunicorn.conf.py /opt/conference/gunicorn.conf.py; \
     rm -rf /opt/conference/src
 

@@ -8,6 +8,7 @@ the wheel built here from the same files must carry the runner, the console scri
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -81,3 +82,36 @@ def test_backend_data_and_static_files_are_packaged(wheel: zipfile.ZipFile) -> N
         )
         assert local and set(local) <= names, folder
     assert "backend/gunicorn.conf.py" in names
+
+
+def _requires(wheel: zipfile.ZipFile) -> dict[str, set[str]]:
+    """Requires-Dist names by extra ("" for the base install)."""
+    (metadata,) = [n for n in _names(wheel) if n.endswith(".dist-info/METADATA")]
+    out: dict[str, set[str]] = {}
+    for line in wheel.read(metadata).decode().splitlines():
+        if not line.startswith("Requires-Dist: "):
+            continue
+        spec = line.removeprefix("Requires-Dist: ")
+        name = re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0].lower()
+        extra = re.search(r'extra == "([\w-]+)"', spec)
+        out.setdefault(extra.group(1) if extra else "", set()).add(name)
+    return out
+
+
+def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
+    wheel: zipfile.ZipFile,
+) -> None:
+    """The APISIX image installs the base: the runner's own dependencies and nothing more."""
+    requires = _requires(wheel)
+    assert requires[""] == {"httpx", "httpx-aiohttp", "aiohttp", "uvloop", "rapidfuzz"}
+    assert {"flask", "sqlalchemy", "gunicorn"} <= requires["backend"]
+    assert {"limits", "jsonschema", "pyyaml"} <= requires["gateway"]
+    assert "flatbuffers" in requires["dev"]
+    assert "flatbuffers" not in requires[""] | requires["backend"] | requires["gateway"]
+
+
+def test_each_image_installs_its_part() -> None:
+    gateway = (ROOT / "docker" / "gateway.Dockerfile").read_text()
+    backend = (ROOT / "docker" / "backend.Dockerfile").read_text()
+    assert "/opt/conference/src;" in gateway and "/opt/conference/src[" not in gateway
+    assert '"/opt/conference/src[backend]"' in backend
