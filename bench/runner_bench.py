@@ -31,7 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runner_plugins import codec  # noqa: E402
+from runner_plugins.client.codec import (  # noqa: E402
+    decode_prepare_conf_reply,
+    encode_http_req_call,
+    encode_prepare_conf,
+)
 from runner_plugins.protocol import RpcType, encode_frame  # noqa: E402
 
 CONF = [("static-stop", '{"status": 200, "body": "ok", "content_type": "text/plain"}')]
@@ -57,12 +61,12 @@ ARGS = [("speakername", "Ada Lovelace"), ("limit", "20")]
 def _prepare_token(path: str) -> int:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(path)
-        sock.sendall(encode_frame(RpcType.PREPARE_CONF, codec.encode_prepare_conf(CONF, KEY)))
+        sock.sendall(encode_frame(RpcType.PREPARE_CONF, encode_prepare_conf(CONF, KEY)))
         header = _recv_exact(sock, 4)
         payload = _recv_exact(sock, int.from_bytes(header[1:], "big"))
     if header[0] != RpcType.PREPARE_CONF:
         raise SystemExit(f"PrepareConf failed: frame type {header[0]}")
-    return codec.decode_prepare_conf_reply(payload)
+    return decode_prepare_conf_reply(payload)
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -124,7 +128,7 @@ async def _worker(path: str, connections: int, seconds: float, warmup: float, ca
     token = _prepare_token(path)
     frame = encode_frame(
         RpcType.HTTP_REQ_CALL,
-        codec.encode_http_req_call(
+        encode_http_req_call(
             req_id=1,
             conf_token=token,
             method="GET",

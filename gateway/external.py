@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 
 from gateway.errors import Exit, status_exit
 from gateway.uri import safe_encode
-from runner_plugins.codec import ExtraInfoQuery
+from runner_plugins.client import ExtraInfoQuery
 from runner_plugins.errors import RunnerUnavailable
 from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
 

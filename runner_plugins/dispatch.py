@@ -32,12 +32,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from runner_plugins import codec
-from runner_plugins.codec import ExtraInfoExchange, HttpRequestView, HttpResponseView
 from runner_plugins.conf_cache import ConfCache, ConfEntry, PluginChain
 from runner_plugins.errors import DecodeError, FrameTooLarge
 from runner_plugins.plugin import ConfError, Plugin, ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import ErrorCode
 from runner_plugins.registry import PluginRegistry
+from runner_plugins.views import ExtraInfoExchange, HttpRequestView, HttpResponseView
 
 __all__ = ["Dispatcher"]
 

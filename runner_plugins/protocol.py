@@ -17,7 +17,13 @@ from enum import IntEnum
 from runner_plugins.errors import FrameTooLarge
 
 __all__ = [
+    "ACTION_REWRITE",
+    "ACTION_STOP",
     "HEADER_SIZE",
+    "INFO_REQ_BODY",
+    "INFO_RESP_BODY",
+    "INFO_VAR",
+    "METHODS",
     "MAX_PAYLOAD",
     "ErrorCode",
     "FrameReader",
@@ -47,6 +53,33 @@ class ErrorCode(IntEnum):
     BAD_REQUEST = 0
     SERVICE_UNAVAILABLE = 1
     CONF_TOKEN_NOT_FOUND = 2
+
+
+#: ``A6.Method`` in enum order: the wire value is the index.
+METHODS: tuple[str, ...] = (
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "OPTIONS",
+    "PROPFIND",
+    "PROPPATCH",
+    "LOCK",
+    "UNLOCK",
+    "PATCH",
+    "TRACE",
+)
+
+# Union tags (NONE is 0).
+ACTION_STOP = 1
+ACTION_REWRITE = 2
+INFO_VAR = 1
+INFO_REQ_BODY = 2
+INFO_RESP_BODY = 3
 
 
 def encode_header(rpc_type: int, length: int) -> bytes:

@@ -9,9 +9,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner_plugins import codec
+from runner_plugins.client.codec import (
+    ExtraInfoQuery,
+    decode_error,
+    decode_extra_info_query,
+    decode_prepare_conf_reply,
+    decode_req_call_reply,
+    decode_resp_call_reply,
+    encode_extra_info_result,
+    encode_http_req_call,
+    encode_http_resp_call,
+    encode_prepare_conf,
+)
 from runner_plugins.errors import DecodeError
 from runner_plugins.plugin import ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import HEADER_SIZE, ErrorCode, RpcType
+from runner_plugins.views import HttpRequestView, HttpResponseView
 
 from . import oracle
 
@@ -51,7 +64,7 @@ def test_request_built_like_apisix_decodes(req_id, token, method, path, args, he
         headers=headers,
         src_ip=ip,
     )
-    view = codec.HttpRequestView(payload, _no_extra_info)
+    view = HttpRequestView(payload, _no_extra_info)
     assert (view.id, view.conf_token) == (req_id, token)
     assert view.method == codec.METHODS[method]
     assert view.path == path
@@ -63,7 +76,7 @@ def test_request_built_like_apisix_decodes(req_id, token, method, path, args, he
 @FAST
 @given(u32, u32, st.sampled_from(codec.METHODS), texts, entries, entries, ips)
 def test_client_request_reads_with_reference(req_id, token, method, path, args, headers, ip):
-    payload = codec.encode_http_req_call(
+    payload = encode_http_req_call(
         req_id=req_id,
         conf_token=token,
         method=method,
@@ -88,22 +101,20 @@ def test_client_request_reads_with_reference(req_id, token, method, path, args, 
 def test_prepare_conf_both_ways(conf, key):
     decoded = codec.decode_prepare_conf(oracle.prepare_conf(conf, key))
     assert decoded.conf == tuple(conf) and decoded.key == key
-    read_conf, read_key = oracle.read_prepare_conf(codec.encode_prepare_conf(conf, key))
+    read_conf, read_key = oracle.read_prepare_conf(encode_prepare_conf(conf, key))
     assert read_conf == conf and read_key == key
 
 
 @FAST
 @given(u32, u32, st.integers(0, 65535), entries)
 def test_resp_call_both_ways(req_id, token, status, headers):
-    view = codec.HttpResponseView(
+    view = HttpResponseView(
         oracle.http_resp_call(req_id=req_id, conf_token=token, status=status, headers=headers),
         _no_extra_info,
     )
     assert (view.id, view.conf_token, view.status) == (req_id, token, status)
     assert list(view.headers) == headers
-    payload = codec.encode_http_resp_call(
-        req_id=req_id, conf_token=token, status=status, headers=headers
-    )
+    payload = encode_http_resp_call(req_id=req_id, conf_token=token, status=status, headers=headers)
     assert oracle.read_http_resp_call(payload) == {
         "id": req_id,
         "status": status,
@@ -121,7 +132,7 @@ def test_stop_reply_reads_with_reference(req_id, status, headers, body):
     assert read["id"] == req_id and read["action_type"] == 1
     assert read["status"] == status and read["headers"] == headers
     assert (read["body"] or b"") == body
-    assert codec.decode_req_call_reply(payload) == stop
+    assert decode_req_call_reply(payload) == stop
 
 
 @FAST
@@ -144,17 +155,15 @@ def test_rewrite_reply_reads_with_reference(req_id, path, headers, args, resp_he
         "resp_headers": resp_headers,
         "body": body,
     }
-    assert codec.decode_req_call_reply(payload) == rewrite
+    assert decode_req_call_reply(payload) == rewrite
 
 
 @FAST
 @given(u32, st.integers(0, 65535), set_entries, st.none() | bodies)
 def test_foreign_replies_decode(req_id, status, headers, body):
-    stop = codec.decode_req_call_reply(oracle.stop_reply(req_id, status, headers, body))
+    stop = decode_req_call_reply(oracle.stop_reply(req_id, status, headers, body))
     assert stop == Stop(status=status, headers=tuple(headers), body=body or b"")
-    rewrite = codec.decode_req_call_reply(
-        oracle.rewrite_reply(req_id, "/p", headers, [], headers, body)
-    )
+    rewrite = decode_req_call_reply(oracle.rewrite_reply(req_id, "/p", headers, [], headers, body))
     assert rewrite == Rewrite(
         path="/p", headers=tuple(headers), resp_headers=tuple(headers), body=body
     )
@@ -165,7 +174,7 @@ def test_foreign_replies_decode(req_id, status, headers, body):
 def test_empty_reply_has_no_action(req_id):
     payload = _payload(codec.encode_req_call_reply(req_id, None), RpcType.HTTP_REQ_CALL)
     assert oracle.read_req_call_reply(payload) == {"id": req_id, "action_type": 0}
-    assert codec.decode_req_call_reply(payload) is None
+    assert decode_req_call_reply(payload) is None
 
 
 @pytest.mark.parametrize("size", [0, 26, 4096, 4097, 70000])
@@ -189,7 +198,7 @@ def test_response_change_reads_with_reference(req_id, status, headers, body):
         "body": body,
     }
     expected = None if not (status or headers or body) else change
-    decoded = codec.decode_resp_call_reply(payload)
+    decoded = decode_resp_call_reply(payload)
     if expected is None:
         assert decoded is None
     else:
@@ -201,7 +210,7 @@ def test_error_frames_are_type_zero(code):
     frame = codec.encode_error_frame(code)
     assert frame[0] == RpcType.ERROR
     assert oracle.read_error(_payload(frame, 0)) == code
-    assert codec.decode_error(frame[4:]) == code
+    assert decode_error(frame[4:]) == code
 
 
 @FAST
@@ -209,26 +218,26 @@ def test_error_frames_are_type_zero(code):
 def test_prepare_conf_reply(token):
     frame = codec.encode_prepare_conf_reply(token)
     assert oracle.read_prepare_conf_reply(_payload(frame, RpcType.PREPARE_CONF)) == token
-    assert codec.decode_prepare_conf_reply(frame[4:]) == token
+    assert decode_prepare_conf_reply(frame[4:]) == token
 
 
 @FAST
 @given(texts)
 def test_extra_info_queries(name):
     assert oracle.read_extra_info_query(codec.encode_extra_info_query("var", name)) == ("var", name)
-    assert codec.decode_extra_info_query(codec.encode_extra_info_query("var", name)) == (
-        codec.ExtraInfoQuery("var", name)
+    assert decode_extra_info_query(codec.encode_extra_info_query("var", name)) == (
+        ExtraInfoQuery("var", name)
     )
     for kind in ("req_body", "resp_body"):
         assert oracle.read_extra_info_query(codec.encode_extra_info_query(kind)) == (kind, None)
-        assert codec.decode_extra_info_query(codec.encode_extra_info_query(kind)).kind == kind
+        assert decode_extra_info_query(codec.encode_extra_info_query(kind)).kind == kind
 
 
 @FAST
 @given(st.none() | bodies)
 def test_extra_info_results(result):
     assert codec.decode_extra_info_result(oracle.extra_info_result(result)) == result
-    assert oracle.read_extra_info_result(codec.encode_extra_info_result(result)) == result
+    assert oracle.read_extra_info_result(encode_extra_info_result(result)) == result
 
 
 def test_non_utf8_bytes_survive_a_round_trip():
@@ -242,7 +251,7 @@ def test_non_utf8_bytes_survive_a_round_trip():
         headers=[],
         src_ip=b"\x7f\x00\x00\x01",
     )
-    view = codec.HttpRequestView(payload, _no_extra_info)
+    view = HttpRequestView(payload, _no_extra_info)
     rewrite = codec.encode_req_call_reply(1, Rewrite(path=view.path))
     assert oracle.read_req_call_reply(rewrite[4:])["path"].encode("utf-8", "surrogateescape") == (
         raw_path
@@ -254,12 +263,12 @@ def test_non_utf8_bytes_survive_a_round_trip():
 def test_garbage_raises_only_decode_error(data):
     decoders = [
         codec.decode_prepare_conf,
-        codec.decode_error,
-        codec.decode_req_call_reply,
-        codec.decode_resp_call_reply,
-        codec.decode_extra_info_query,
+        decode_error,
+        decode_req_call_reply,
+        decode_resp_call_reply,
+        decode_extra_info_query,
         codec.decode_extra_info_result,
-        codec.decode_prepare_conf_reply,
+        decode_prepare_conf_reply,
     ]
     for decode in decoders:
         try:
@@ -267,7 +276,7 @@ def test_garbage_raises_only_decode_error(data):
         except DecodeError:
             pass
     try:
-        view = codec.HttpRequestView(data, _no_extra_info)
+        view = HttpRequestView(data, _no_extra_info)
         assert isinstance((view.path, view.method, view.args, view.headers, view.src_ip), tuple)
     except DecodeError:
         pass
@@ -283,7 +292,7 @@ def test_lazy_view_reads_only_what_is_asked():
         headers=[("x", "y")],
         src_ip=b"\x01\x02\x03\x04",
     )
-    view = codec.HttpRequestView(payload, _no_extra_info)
+    view = HttpRequestView(payload, _no_extra_info)
     assert view.path == "/only-path"
     assert view._headers is None  # headers were not decoded
     assert view.header("X") == "y"  # and decode correctly when asked, case-insensitively
@@ -291,4 +300,4 @@ def test_lazy_view_reads_only_what_is_asked():
 
 def test_unknown_method_name_is_refused():
     with pytest.raises(ValueError):
-        codec.encode_http_req_call(req_id=0, conf_token=0, method="BREW", path="/")
+        encode_http_req_call(req_id=0, conf_token=0, method="BREW", path="/")

@@ -6,7 +6,7 @@ requests that present the token, nor for a PrepareConf that repeats a known key.
 
 from __future__ import annotations
 
-from runner_plugins import codec
+from runner_plugins.client.codec import decode_req_call_reply
 from runner_plugins.conf_cache import ConfCache
 from runner_plugins.config import RunnerConfig
 from runner_plugins.dispatch import Dispatcher
@@ -39,7 +39,7 @@ async def test_parse_conf_runs_once_at_prepare_conf() -> None:
     assert plugin.parsed == ["abc"]  # parsed at PrepareConf, before any request
     for req_id in range(20):
         frame = await call(dispatcher, token, req_id=req_id)
-        assert codec.decode_req_call_reply(frame[4:]) == Stop(status=200, body=b"ABC")
+        assert decode_req_call_reply(frame[4:]) == Stop(status=200, body=b"ABC")
     assert prepare(dispatcher, [("counting", "abc")], key=key) == token
     assert plugin.parsed == ["abc"]
     other = prepare(dispatcher, [("counting", "xyz")], key="route#7#ext-plugin-post-req#4")

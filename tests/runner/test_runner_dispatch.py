@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from runner_plugins import codec
+from runner_plugins.client.codec import (
+    decode_error,
+    decode_prepare_conf_reply,
+    decode_req_call_reply,
+    encode_prepare_conf,
+)
 from runner_plugins.conf_cache import ConfCache
 from runner_plugins.dispatch import Dispatcher
 from runner_plugins.plugin import Rewrite, Stop
@@ -27,9 +32,9 @@ def dispatcher() -> Dispatcher:
 
 
 def prepare(dispatcher: Dispatcher, conf: list[tuple[str, str]], key: str = "") -> int:
-    frame = dispatcher.prepare_conf(codec.encode_prepare_conf(conf, key))
+    frame = dispatcher.prepare_conf(encode_prepare_conf(conf, key))
     assert frame[0] == RpcType.PREPARE_CONF
-    return codec.decode_prepare_conf_reply(frame[4:])
+    return decode_prepare_conf_reply(frame[4:])
 
 
 async def call(dispatcher: Dispatcher, token: int, req_id: int = 9) -> bytes:
@@ -47,18 +52,18 @@ async def call(dispatcher: Dispatcher, token: int, req_id: int = 9) -> bytes:
 
 def error_code(frame: bytes) -> int:
     assert frame[0] == RpcType.ERROR
-    return codec.decode_error(frame[4:])
+    return decode_error(frame[4:])
 
 
 async def test_chain_runs_in_conf_order_and_rewrites_merge(dispatcher):
     token = prepare(dispatcher, [("tag", "first"), ("noop", ""), ("tag", "second")])
-    reply = codec.decode_req_call_reply((await call(dispatcher, token))[4:])
+    reply = decode_req_call_reply((await call(dispatcher, token))[4:])
     assert reply == Rewrite(headers=(("x-tag", "first"), ("x-tag", "second")))
 
 
 async def test_first_stop_ends_the_chain(dispatcher):
     token = prepare(dispatcher, [("tag", "a"), ("stop-with", "403"), ("boom", "")])
-    reply = codec.decode_req_call_reply((await call(dispatcher, token))[4:])
+    reply = decode_req_call_reply((await call(dispatcher, token))[4:])
     assert reply == Stop(status=403)  # boom never ran, the tag Rewrite is discarded
 
 

@@ -18,8 +18,9 @@ import time
 
 import pytest
 
-from runner_plugins import codec, server
+from runner_plugins import server
 from runner_plugins.client import RunnerClient
+from runner_plugins.client.codec import decode_error
 from runner_plugins.errors import RunnerUnavailable
 from runner_plugins.plugin import Stop
 from runner_plugins.protocol import ErrorCode
@@ -52,7 +53,7 @@ async def test_deadline_sweep_cancels_overruns_but_never_idle_connections(socket
         writer.write(req_frame(slow, 3))
         rpc_type, payload = await read_frame(reader)
         assert rpc_type == 0
-        assert codec.decode_error(payload) == ErrorCode.SERVICE_UNAVAILABLE
+        assert decode_error(payload) == ErrorCode.SERVICE_UNAVAILABLE
         await close(writer)
     finally:
         await runner.shutdown()

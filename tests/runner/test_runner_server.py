@@ -12,11 +12,17 @@ import pytest
 
 from runner_plugins import codec
 from runner_plugins.client import ExtraInfoQuery, RunnerClient
+from runner_plugins.client.codec import (
+    decode_prepare_conf_reply,
+    encode_http_req_call,
+    encode_prepare_conf,
+)
 from runner_plugins.conf_cache import ConfCache
 from runner_plugins.errors import ConfigError, RunnerUnavailable
 from runner_plugins.plugin import ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import MAX_PAYLOAD, ErrorCode, RpcType, encode_frame
 from runner_plugins.server import raise_open_file_limit
+from runner_plugins.views import HttpRequestView
 
 from . import oracle
 from .barrier_plugin import Barrier
@@ -37,10 +43,10 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def raw_prepare(reader, writer, conf) -> int:
-    writer.write(encode_frame(RpcType.PREPARE_CONF, codec.encode_prepare_conf(conf, "")))
+    writer.write(encode_frame(RpcType.PREPARE_CONF, encode_prepare_conf(conf, "")))
     rpc_type, payload = await read_frame(reader)
     assert rpc_type == RpcType.PREPARE_CONF
-    return codec.decode_prepare_conf_reply(payload)
+    return decode_prepare_conf_reply(payload)
 
 
 async def close(writer: asyncio.StreamWriter) -> None:
@@ -54,7 +60,7 @@ async def close(writer: asyncio.StreamWriter) -> None:
 def req_frame(token: int, req_id: int = 1) -> bytes:
     return encode_frame(
         RpcType.HTTP_REQ_CALL,
-        codec.encode_http_req_call(req_id=req_id, conf_token=token, method="GET", path="/"),
+        encode_http_req_call(req_id=req_id, conf_token=token, method="GET", path="/"),
     )
 
 
@@ -325,9 +331,9 @@ async def test_client_reports_a_missing_runner(socket_path):
 
 async def test_maximum_payload_both_directions(live: LiveRunner):
     # Largest PrepareConf the runner must accept: pad the key so the payload is exactly MAX.
-    base = len(codec.encode_prepare_conf([("stop-with", "200")], "")) - 1
+    base = len(encode_prepare_conf([("stop-with", "200")], "")) - 1
     key = "k" * (MAX_PAYLOAD - base - 1)
-    payload = codec.encode_prepare_conf([("stop-with", "200")], key)
+    payload = encode_prepare_conf([("stop-with", "200")], key)
     assert len(payload) == MAX_PAYLOAD
     reader, writer = await open_raw(live.server.config.socket_path)
     writer.write(encode_frame(RpcType.PREPARE_CONF, payload))
@@ -411,14 +417,14 @@ async def test_lazy_decode_failure_inside_a_plugin_closes_only_that_connection(l
     reader, writer = await open_raw(path)
     token = await raw_prepare(reader, writer, [("echo-request", "")])
     payload = bytearray(
-        codec.encode_http_req_call(
+        encode_http_req_call(
             req_id=3, conf_token=token, method="GET", path="/", headers=[("a", "b")]
         )
     )
     # Make the last string (the header value "b", length 1) claim 10**6 bytes: id, token and
     # path still decode, so the damage surfaces only when the plugin reads the headers.
     vector = payload.rfind(b"\x01\x00\x00\x00")
-    assert codec.HttpRequestView(bytes(payload), None).path == "/"  # type: ignore[arg-type]
+    assert HttpRequestView(bytes(payload), None).path == "/"  # type: ignore[arg-type]
     payload[vector : vector + 4] = (10**6).to_bytes(4, "little")
     writer.write(encode_frame(RpcType.HTTP_REQ_CALL, bytes(payload)))
     assert await asyncio.wait_for(reader.read(), 5) == b""

@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from runner_plugins import codec
-from runner_plugins.codec import ExtraInfoQuery
+from runner_plugins.client import codec
+from runner_plugins.client.codec import ExtraInfoQuery
 from runner_plugins.errors import ProtocolError, RunnerUnavailable
 from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import HEADER_SIZE, ErrorCode, RpcType, encode_frame
