@@ -15,7 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from runner_plugins.flatbuffer import Field, Table, encode, guard, raw
+from runner_plugins.flatbuffer import (
+    Field,
+    Table,
+    blob,
+    encode,
+    entries,
+    guard,
+    string,
+    table,
+    u8,
+    u16,
+    u32,
+)
 from runner_plugins.plugin import ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import (
     ACTION_REWRITE,
@@ -52,9 +64,9 @@ class PrepareConfRequest:
 
 def decode_prepare_conf(payload: bytes) -> PrepareConfRequest:
     def run() -> PrepareConfRequest:
-        table = Table.root(payload)
-        conf = tuple((name, value or "") for name, value in table.entries(0))
-        return PrepareConfRequest(conf=conf, key=table.string(1) or "")
+        root = Table.root(payload)
+        conf = tuple((name, value or "") for name, value in root.entries(0))
+        return PrepareConfRequest(conf=conf, key=root.string(1) or "")
 
     return guard("PrepareConf.Req", run)
 
@@ -72,7 +84,7 @@ class _IdTemplate:
     def __init__(self, rpc_type: int, fields: Sequence[Field]) -> None:
         # Encode with a marker id and split around it; the id is the first u32 of the
         # root table, so its place is fixed by the layout, found via the vtable.
-        payload = encode([("u32", 0), *fields[1:]])
+        payload = encode([u32(0), *fields[1:]])
         frame = encode_frame(rpc_type, payload)
         at = 4 + Table.root(payload).field(0)
         self.head = frame[:at]
@@ -84,23 +96,23 @@ class _IdTemplate:
 
 def _stop_fields(stop: Stop) -> list[Field]:
     return [
-        ("u16", stop.status),
-        ("entries", stop.headers) if stop.headers else None,
-        ("bytes", stop.body) if stop.body else None,
+        u16(stop.status),
+        entries(stop.headers) if stop.headers else None,
+        blob(stop.body) if stop.body else None,
     ]
 
 
 def _rewrite_fields(rewrite: Rewrite) -> list[Field]:
     return [
-        None if rewrite.path is None else ("str", raw(rewrite.path)),
-        ("entries", rewrite.headers) if rewrite.headers else None,
-        ("entries", rewrite.args) if rewrite.args else None,
-        ("entries", rewrite.resp_headers) if rewrite.resp_headers else None,
-        None if rewrite.body is None else ("bytes", rewrite.body),
+        None if rewrite.path is None else string(rewrite.path),
+        entries(rewrite.headers) if rewrite.headers else None,
+        entries(rewrite.args) if rewrite.args else None,
+        entries(rewrite.resp_headers) if rewrite.resp_headers else None,
+        None if rewrite.body is None else blob(rewrite.body),
     ]
 
 
-_EMPTY_REPLY = _IdTemplate(RpcType.HTTP_REQ_CALL, [("u32", 0)])
+_EMPTY_REPLY = _IdTemplate(RpcType.HTTP_REQ_CALL, [u32(0)])
 _STOP_TEMPLATES: dict[int, tuple[Stop, _IdTemplate]] = {}
 _STOP_TEMPLATES_MAX = 256
 _STOP_TEMPLATE_MAX_BODY = 4096  # so the cache holds at most ~1 MiB of bodies
@@ -114,7 +126,7 @@ def _stop_template(stop: Stop) -> _IdTemplate:
         return cached[1]
     template = _IdTemplate(
         RpcType.HTTP_REQ_CALL,
-        [("u32", 0), ("u8", ACTION_STOP), ("table", _stop_fields(stop))],
+        [u32(0), u8(ACTION_STOP), table(_stop_fields(stop))],
     )
     if len(_STOP_TEMPLATES) >= _STOP_TEMPLATES_MAX:
         _STOP_TEMPLATES.clear()
@@ -133,12 +145,10 @@ def encode_req_call_reply(req_id: int, action: Stop | Rewrite | None) -> bytes:
         if len(action.body) > _STOP_TEMPLATE_MAX_BODY:
             # Large bodies are usually built per request: a template would only add a copy
             # and keep the body alive in the cache.
-            payload = encode(
-                [("u32", req_id), ("u8", ACTION_STOP), ("table", _stop_fields(action))]
-            )
+            payload = encode([u32(req_id), u8(ACTION_STOP), table(_stop_fields(action))])
             return encode_frame(RpcType.HTTP_REQ_CALL, payload)
         return _stop_template(action).render(req_id)
-    payload = encode([("u32", req_id), ("u8", ACTION_REWRITE), ("table", _rewrite_fields(action))])
+    payload = encode([u32(req_id), u8(ACTION_REWRITE), table(_rewrite_fields(action))])
     return encode_frame(RpcType.HTTP_REQ_CALL, payload)
 
 
@@ -147,18 +157,16 @@ def encode_resp_call_reply(req_id: int, change: ResponseChange | None) -> bytes:
     change = change or ResponseChange()
     payload = encode(
         [
-            ("u32", req_id),
-            ("u16", change.status or 0),
-            ("entries", change.headers) if change.headers else None,
-            None if change.body is None else ("bytes", change.body),
+            u32(req_id),
+            u16(change.status or 0),
+            entries(change.headers) if change.headers else None,
+            None if change.body is None else blob(change.body),
         ]
     )
     return encode_frame(RpcType.HTTP_RESP_CALL, payload)
 
 
-_ERROR_FRAMES = {
-    code: encode_frame(RpcType.ERROR, encode([("u8", int(code))])) for code in ErrorCode
-}
+_ERROR_FRAMES = {code: encode_frame(RpcType.ERROR, encode([u8(int(code))])) for code in ErrorCode}
 
 
 def encode_error_frame(code: ErrorCode) -> bytes:
@@ -167,11 +175,11 @@ def encode_error_frame(code: ErrorCode) -> bytes:
 
 
 def encode_prepare_conf_reply(token: int) -> bytes:
-    return encode_frame(RpcType.PREPARE_CONF, encode([("u32", token)]))
+    return encode_frame(RpcType.PREPARE_CONF, encode([u32(token)]))
 
 
-_INFO_REQ_BODY_PAYLOAD = encode([("u8", INFO_REQ_BODY), ("table", [])])
-_INFO_RESP_BODY_PAYLOAD = encode([("u8", INFO_RESP_BODY), ("table", [])])
+_INFO_REQ_BODY_PAYLOAD = encode([u8(INFO_REQ_BODY), table([])])
+_INFO_RESP_BODY_PAYLOAD = encode([u8(INFO_RESP_BODY), table([])])
 
 
 def encode_extra_info_query(kind: Literal["var", "req_body", "resp_body"], name: str = "") -> bytes:
@@ -180,4 +188,4 @@ def encode_extra_info_query(kind: Literal["var", "req_body", "resp_body"], name:
         return _INFO_REQ_BODY_PAYLOAD
     if kind == "resp_body":
         return _INFO_RESP_BODY_PAYLOAD
-    return encode([("u8", INFO_VAR), ("table", [("str", raw(name))])])
+    return encode([u8(INFO_VAR), table([string(name)])])

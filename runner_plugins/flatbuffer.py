@@ -13,12 +13,27 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from typing import TypeAlias, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
 from runner_plugins.errors import DecodeError
 from runner_plugins.plugin import Entry
 
-__all__ = ["Builder", "Field", "Table", "encode", "guard", "raw", "text"]
+__all__ = [
+    "Builder",
+    "Field",
+    "Table",
+    "blob",
+    "encode",
+    "entries",
+    "guard",
+    "raw",
+    "string",
+    "table",
+    "text",
+    "u8",
+    "u16",
+    "u32",
+]
 
 _R = TypeVar("_R")
 
@@ -154,11 +169,66 @@ def guard(what: str, decode: Callable[[], _R]) -> _R:
 
 # --------------------------------------------------------------------------- writing
 
-# A field value for the builder: (kind, value) with kind one of
-#   "u8" / "u16" / "u32": scalar   "str": string   "bytes": [ubyte]
-#   "entries": [TextEntry]         "table": nested table (list of fields)
-Field: TypeAlias = "tuple[str, object] | None"
-_INLINE_SIZE = {"u8": 1, "u16": 2, "u32": 4, "str": 4, "bytes": 4, "entries": 4, "table": 4}
+# A field of a table being built: one of the four shapes below, made by the typed functions
+# u8/u16/u32/string/blob/entries/table; None leaves the slot absent.
+
+
+class _Scalar(NamedTuple):
+    width: int  # 1, 2 or 4 bytes, stored inline
+    value: int
+
+
+class _Blob(NamedTuple):
+    data: bytes
+    nul: bool  # strings carry a trailing NUL, [ubyte] vectors do not
+
+
+class _Entries(NamedTuple):
+    entries: Sequence[Entry]
+
+
+class _Nested(NamedTuple):
+    fields: Sequence[Field]
+
+
+Field: TypeAlias = "_Scalar | _Blob | _Entries | _Nested | None"
+# tuple.__new__ directly: a NamedTuple's generated __new__ is a Python call per field, and a
+# request's reply builds a dozen fields.
+_new = tuple.__new__
+_Child: TypeAlias = "_Blob | _Entries | _Nested"
+_PACK_SCALAR = {1: _PACK_U8, 2: _PACK_U16, 4: _PACK_U32}
+
+
+def u8(value: int) -> Field:
+    return _new(_Scalar, (1, value))
+
+
+def u16(value: int) -> Field:
+    return _new(_Scalar, (2, value))
+
+
+def u32(value: int) -> Field:
+    return _new(_Scalar, (4, value))
+
+
+def string(value: str) -> Field:
+    """A ``string`` field (UTF-8, undecodable bytes kept through ``surrogateescape``)."""
+    return _new(_Blob, (raw(value), True))
+
+
+def blob(value: bytes) -> Field:
+    """A ``[ubyte]`` field."""
+    return _new(_Blob, (value, False))
+
+
+def entries(value: Sequence[Entry]) -> Field:
+    """A ``[TextEntry]`` field; a None value leaves that entry's ``value`` absent."""
+    return _new(_Entries, (value,))
+
+
+def table(fields: Sequence[Field]) -> Field:
+    """A nested table (or union member) with ``fields`` in slot order."""
+    return _new(_Nested, (fields,))
 
 
 class Builder:
@@ -184,10 +254,11 @@ class Builder:
         count = len(fields)
         offsets = [0] * count
         inline = 4  # the soffset to the vtable comes first
-        # Widest fields first keeps every scalar naturally aligned without padding.
+        # Widest fields first keeps every scalar naturally aligned without padding; offsets to
+        # children are 4 bytes wide.
         for width in (4, 2, 1):
             for slot, spec in enumerate(fields):
-                if spec is not None and _INLINE_SIZE[spec[0]] == width:
+                if spec is not None and (spec.width if type(spec) is _Scalar else 4) == width:
                     offsets[slot] = inline
                     inline += width
         self._align(2)
@@ -198,37 +269,29 @@ class Builder:
         buf += bytes(inline)
         self._align(4)
         _PACK_I32(buf, start, start - vtable)
-        children: list[tuple[int, str, object]] = []
+        children: list[tuple[int, _Child]] = []
         for slot, spec in enumerate(fields):
             if spec is None:
                 continue
-            kind, value = spec
             at = start + offsets[slot]
-            if kind == "u32":
-                _PACK_U32(buf, at, value)
-            elif kind == "u16":
-                _PACK_U16(buf, at, value)
-            elif kind == "u8":
-                _PACK_U8(buf, at, value)
+            if isinstance(spec, _Scalar):
+                _PACK_SCALAR[spec.width](buf, at, spec.value)
             else:
-                children.append((at, kind, value))
-        for at, kind, value in children:
-            _PACK_U32(buf, at, self._child(kind, value) - at)
+                children.append((at, spec))
+        for at, child in children:
+            _PACK_U32(buf, at, self._child(child) - at)
         return start
 
-    def _child(self, kind: str, value: object) -> int:
-        if kind == "table":
-            assert isinstance(value, list)
-            return self.table(value)
-        if kind == "entries":
-            assert isinstance(value, (list, tuple))
-            return self._entries(value)
-        assert isinstance(value, bytes)
+    def _child(self, child: _Child) -> int:
+        if isinstance(child, _Nested):
+            return self.table(child.fields)
+        if isinstance(child, _Entries):
+            return self._entries(child.entries)
         self._align(4)
         at = len(self.buf)
-        self.buf += len(value).to_bytes(4, "little")
-        self.buf += value
-        if kind == "str":
+        self.buf += len(child.data).to_bytes(4, "little")
+        self.buf += child.data
+        if child.nul:
             self.buf.append(0)
         return at
 

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runner_plugins.errors import DecodeError
-from runner_plugins.flatbuffer import Table, encode, guard, raw
+from runner_plugins.flatbuffer import (
+    Table,
+    blob,
+    encode,
+    entries,
+    guard,
+    string,
+    u8,
+    u16,
+    u32,
+)
 from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import (
     ACTION_REWRITE,
@@ -60,10 +70,10 @@ class ExtraInfoQuery:
 
 def decode_extra_info_query(payload: bytes) -> ExtraInfoQuery:
     def run() -> ExtraInfoQuery:
-        table = Table.root(payload)
-        tag = table.u8(0)
+        root = Table.root(payload)
+        tag = root.u8(0)
         if tag == INFO_VAR:
-            info = table.table(1)
+            info = root.table(1)
             return ExtraInfoQuery("var", (info.string(0) if info else None) or "")
         if tag == INFO_REQ_BODY:
             return ExtraInfoQuery("req_body")
@@ -78,9 +88,9 @@ def decode_req_call_reply(payload: bytes) -> Stop | Rewrite | None:
     """``HTTPReqCall.Resp`` as the action APISIX would apply (None: no action)."""
 
     def run() -> Stop | Rewrite | None:
-        table = Table.root(payload)
-        tag = table.u8(1)
-        action = table.table(2) if tag else None
+        root = Table.root(payload)
+        tag = root.u8(1)
+        action = root.table(2) if tag else None
         if tag == ACTION_STOP and action is not None:
             headers = tuple((name, value or "") for name, value in action.entries(1))
             return Stop(status=action.u16(0), headers=headers, body=action.blob(2) or b"")
@@ -103,10 +113,10 @@ def decode_resp_call_reply(payload: bytes) -> ResponseChange | None:
     """``HTTPRespCall.Resp``; None when it changes nothing (status 0, no headers, no body)."""
 
     def run() -> ResponseChange | None:
-        table = Table.root(payload)
-        status = table.u16(1)
-        headers = tuple((name, value or "") for name, value in table.entries(2))
-        body = table.blob(3)
+        root = Table.root(payload)
+        status = root.u16(1)
+        headers = tuple((name, value or "") for name, value in root.entries(2))
+        body = root.blob(3)
         if not status and not headers and not body:
             return None
         return ResponseChange(status=status or None, headers=headers, body=body or None)
@@ -116,7 +126,7 @@ def decode_resp_call_reply(payload: bytes) -> ResponseChange | None:
 
 def encode_prepare_conf(conf: Sequence[tuple[str, str]], key: str) -> bytes:
     """A ``PrepareConf.Req`` payload; the conf vector is omitted when empty, as APISIX does."""
-    return encode([("entries", list(conf)) if conf else None, ("str", raw(key))])
+    return encode([entries(list(conf)) if conf else None, string(key)])
 
 
 def encode_http_req_call(
@@ -136,13 +146,13 @@ def encode_http_req_call(
         raise ValueError(f"method {method!r} is not in the A6.Method enum")
     return encode(
         [
-            ("u32", req_id),
-            ("bytes", socket.inet_pton(family, src_ip)),
-            ("u8", method_code),
-            ("str", raw(path)),
-            ("entries", args) if args else None,
-            ("entries", headers) if headers else None,
-            ("u32", conf_token),
+            u32(req_id),
+            blob(socket.inet_pton(family, src_ip)),
+            u8(method_code),
+            string(path),
+            entries(args) if args else None,
+            entries(headers) if headers else None,
+            u32(conf_token),
         ]
     )
 
@@ -153,14 +163,14 @@ def encode_http_resp_call(
     """An ``HTTPRespCall.Req`` payload."""
     return encode(
         [
-            ("u32", req_id),
-            ("u16", status),
-            ("entries", headers) if headers else None,
-            ("u32", conf_token),
+            u32(req_id),
+            u16(status),
+            entries(headers) if headers else None,
+            u32(conf_token),
         ]
     )
 
 
 def encode_extra_info_result(result: bytes | None) -> bytes:
     """An ``ExtraInfo.Resp`` payload; None omits ``result`` (APISIX's "nil")."""
-    return encode([None if result is None else ("bytes", result)])
+    return encode([None if result is None else blob(result)])
