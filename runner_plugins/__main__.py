@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from runner_plugins.config import RunnerConfig
 from runner_plugins.errors import RunnerError
 from runner_plugins.registry import PluginRegistry
-from runner_plugins.server import run
+from runner_plugins.service import run
 
 logger = logging.getLogger("runner_plugins")
 

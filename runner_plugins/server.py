@@ -26,10 +26,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import resource
-import signal
-import socket
-import stat
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -37,11 +33,12 @@ from typing import Any, cast
 from runner_plugins.conf_cache import ConfCache
 from runner_plugins.config import RunnerConfig
 from runner_plugins.dispatch import Dispatcher
-from runner_plugins.errors import ConfigError, ProtocolError
+from runner_plugins.errors import ProtocolError
 from runner_plugins.protocol import MAX_PAYLOAD, FrameReader, RpcType, encode_frame
 from runner_plugins.registry import PluginRegistry
+from runner_plugins.socket_file import prepare_socket_path
 
-__all__ = ["RunnerServer", "prepare_socket_path", "raise_open_file_limit", "run"]
+__all__ = ["RunnerServer"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +51,6 @@ _READ_HIGH_WATER = MAX_PAYLOAD + 4
 _PLUGIN_HOOK_TIMEOUT = 5.0
 _SWEEP_INTERVAL = 1.0
 _BLOCKED_WARNING = 0.25
-# File descriptors beyond one per APISIX connection: listener, logs, plugins' backend pools.
-_SPARE_FILES = 256
-# Connections the runner must always be able to hold (32 idle per APISIX worker, many workers).
-_EXPECTED_CONNECTIONS = 1000
 _Handler = Callable[[bytes, Callable[[bytes], "asyncio.Future[bytes]"]], Coroutine[Any, Any, bytes]]
 
 
@@ -384,79 +377,3 @@ class RunnerServer:
             except Exception:
                 logger.exception("plugin %r failed to shut down", plugin.name)
         logger.info("stopped")
-
-
-def prepare_socket_path(path: str) -> None:
-    """Remove a stale socket file; refuse a live socket or a non-socket file.
-
-    :raise ConfigError: another process serves on ``path`` or it is not a socket.
-    """
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISSOCK(mode):
-        raise ConfigError(f"{path} exists and is not a socket; refusing to remove it")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.settimeout(0.5)
-        probe.connect(path)
-    except OSError:
-        os.unlink(path)  # nobody answers: left behind by a runner that died
-        logger.info("removed stale socket %s", path)
-        return
-    finally:
-        probe.close()
-    raise ConfigError(f"another process is already serving on {path}")
-
-
-def raise_open_file_limit(wanted: int) -> int:
-    """Raise this process's soft open-file limit to ``wanted`` if the hard limit allows.
-
-    Debian's default soft limit (1024) is below what 1,000 APISIX connections plus the
-    plugins' own sockets need, while the hard limit is usually far higher; nginx raises its
-    workers' limit the same way (``worker_rlimit_nofile``). Returns the soft limit in force.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= wanted:
-        return wanted if soft == resource.RLIM_INFINITY else soft
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if target > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError) as exc:
-            logger.warning("could not raise the open-file limit from %d: %s", soft, exc)
-            return soft
-        logger.info("open-file limit raised from %d to %d", soft, target)
-        return target
-    return soft
-
-
-async def run(
-    config: RunnerConfig,
-    registry: PluginRegistry,
-    ready: Callable[[RunnerServer], Any] | None = None,
-) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully."""
-    limit = raise_open_file_limit(config.max_connections + _SPARE_FILES)
-    if limit < _EXPECTED_CONNECTIONS + _SPARE_FILES:
-        # Only below what APISIX may really open: a hard limit under max_connections is common
-        # and harmless, and the default log level must stay quiet.
-        logger.warning(
-            "open-file hard limit %d: about %d APISIX connections at most",
-            limit,
-            max(0, limit - _SPARE_FILES),
-        )
-    server = RunnerServer(config, registry)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, server.request_stop)
-    try:
-        await server.start()
-        if ready is not None:
-            ready(server)
-        await server.wait_stopped()
-    finally:
-        await server.shutdown()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)

@@ -21,7 +21,7 @@ from runner_plugins.conf_cache import ConfCache
 from runner_plugins.errors import ConfigError, RunnerUnavailable
 from runner_plugins.plugin import ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import MAX_PAYLOAD, ErrorCode, RpcType, encode_frame
-from runner_plugins.server import raise_open_file_limit
+from runner_plugins.service import raise_open_file_limit
 from runner_plugins.views import HttpRequestView
 
 from . import oracle
