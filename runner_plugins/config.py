@@ -41,6 +41,15 @@ class RunnerConfig:
     #: plugin shutdown and interpreter exit the process was gone ~0.07 s after the grace when
     #: idle but 0.13-0.17 s after it with the CPUs saturated, so 0.7 left too thin a margin.
     shutdown_grace: float = 0.5
+    #: Each plugin's ``shutdown`` gets this long, after the grace (all within APISIX's 1 s).
+    plugin_shutdown_timeout: float = 0.2
+    #: Each plugin's ``startup`` gets this long before the runner gives up starting.
+    plugin_startup_timeout: float = 5.0
+    #: How often in-flight requests are checked against ``request_timeout``, and the loop for
+    #: blocking work.
+    sweep_interval: float = 1.0
+    #: Pending connections the kernel queues for accept (APISIX opens many at once on reload).
+    backlog: int = 4096
 
     @property
     def conf_ttl(self) -> float:

@@ -28,22 +28,27 @@ that returns a change ends the chain.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeAlias, TypeVar
 
 from runner_plugins import codec
 from runner_plugins.conf_cache import ConfCache, ConfEntry, PluginChain
 from runner_plugins.errors import DecodeError, FrameTooLarge
 from runner_plugins.plugin import ConfError, Plugin, ResponseChange, Rewrite, Stop
-from runner_plugins.protocol import ErrorCode
+from runner_plugins.protocol import ErrorCode, RpcType
 from runner_plugins.registry import PluginRegistry
 from runner_plugins.views import ExtraInfoExchange, HttpRequestView, HttpResponseView
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "ImmediateHandler", "TaskHandler"]
 
 logger = logging.getLogger(__name__)
 
 _Outcome = TypeVar("_Outcome")
+
+#: Answers at once, without a task: PrepareConf only parses and caches.
+ImmediateHandler: TypeAlias = Callable[[bytes], bytes]
+#: Runs as a task: plugins may await ExtraInfo (through the exchange) or the network.
+TaskHandler: TypeAlias = Callable[[bytes, ExtraInfoExchange], Coroutine[Any, Any, bytes]]
 
 _NOT_FOUND = codec.encode_error_frame(ErrorCode.CONF_TOKEN_NOT_FOUND)
 _BAD_REQUEST = codec.encode_error_frame(ErrorCode.BAD_REQUEST)
@@ -56,6 +61,12 @@ class Dispatcher:
     def __init__(self, registry: PluginRegistry, cache: ConfCache) -> None:
         self.registry = registry
         self.cache = cache
+        #: The RPC table, by request type; a type in neither is answered by unknown_type().
+        self.immediate: dict[int, ImmediateHandler] = {RpcType.PREPARE_CONF: self.prepare_conf}
+        self.tasks: dict[int, TaskHandler] = {
+            RpcType.HTTP_REQ_CALL: self.http_req_call,
+            RpcType.HTTP_RESP_CALL: self.http_resp_call,
+        }
 
     # ----------------------------------------------------------------- PrepareConf
 

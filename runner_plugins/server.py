@@ -1,23 +1,19 @@
 """The asyncio Unix-socket server APISIX connects to.
 
-Strategy: one :class:`asyncio.Protocol` object per APISIX connection whose
-``data_received`` feeds a sans-IO :class:`FrameReader` (StreamReader measured
-about as fast, see docs/performance.md; the Protocol keeps back-pressure,
-ExtraInfo answers and pipelined frames under one explicit state). APISIX runs
-one exchange at a time per connection (reference ext-plugin-protocol.md §6),
-so each connection has at most one request in flight; while it runs, the only
-frames read are ExtraInfo answers, anything else stays buffered (reading pauses
-past one maximum frame) and is handled afterwards. Writes honour the
-transport's flow control the same way. Nothing closes an idle connection:
-APISIX keeps up to 32 per worker for 180 s.
+Strategy: one :class:`asyncio.Protocol` object per APISIX connection feeds what it receives to
+a sans-IO :class:`~runner_plugins.connection.ConnectionState` (the rules: one exchange at a time,
+ExtraInfo answers in order, pipelined frames kept for later) and does what its events say: start
+a request through the dispatcher's RPC table, hand an ExtraInfo answer to the plugin awaiting
+it, pause or resume reading (past one maximum frame of unread input), or drop a peer that broke
+the protocol. Writes honour the transport's flow control the same way. Nothing closes an idle
+connection: APISIX keeps up to 32 per worker for 180 s.
 
-PrepareConf is answered synchronously; HTTPReqCall/HTTPRespCall run as a task
-because plugins may await ExtraInfo or the network. A once-a-second sweep
-cancels requests older than ``request_timeout`` (cheaper than a timer per
-request) and warns when it wakes late, i.e. when something blocked the loop.
-On stop: close the listener and remove the socket, close idle connections,
-give in-flight requests ``shutdown_grace`` to finish, abort the rest, then run
-the plugins' ``shutdown``.
+PrepareConf is answered synchronously; HTTPReqCall/HTTPRespCall run as a task because plugins
+may await ExtraInfo or the network. A periodic sweep (``sweep_interval``) cancels requests older
+than ``request_timeout`` (cheaper than a timer per request) and warns when it wakes late, i.e.
+when something blocked the loop. On stop: close the listener and remove the socket, close idle
+connections, wait up to ``shutdown_grace`` for the in-flight requests' tasks, abort the rest,
+then run the plugins' ``shutdown``.
 """
 
 from __future__ import annotations
@@ -27,14 +23,13 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Coroutine
-from typing import Any, cast
+from typing import cast
 
 from runner_plugins.conf_cache import ConfCache
 from runner_plugins.config import RunnerConfig
-from runner_plugins.dispatch import Dispatcher
+from runner_plugins.connection import NEED_DATA, PAUSED, Broken, ConnectionState, ExtraInfoAnswer
+from runner_plugins.dispatch import Dispatcher, TaskHandler
 from runner_plugins.errors import ProtocolError
-from runner_plugins.protocol import MAX_PAYLOAD, FrameReader, RpcType, encode_frame
 from runner_plugins.registry import PluginRegistry
 from runner_plugins.socket_file import prepare_socket_path
 
@@ -42,29 +37,26 @@ __all__ = ["RunnerServer"]
 
 logger = logging.getLogger(__name__)
 
-_PREPARE_CONF = int(RpcType.PREPARE_CONF)
-_HTTP_REQ_CALL = int(RpcType.HTTP_REQ_CALL)
-_HTTP_RESP_CALL = int(RpcType.HTTP_RESP_CALL)
-_EXTRA_INFO = int(RpcType.EXTRA_INFO)
-# Past this much unread input while a request is in flight, stop reading.
-_READ_HIGH_WATER = MAX_PAYLOAD + 4
-_PLUGIN_HOOK_TIMEOUT = 5.0
-_SWEEP_INTERVAL = 1.0
 _BLOCKED_WARNING = 0.25
-_Handler = Callable[[bytes, Callable[[bytes], "asyncio.Future[bytes]"]], Coroutine[Any, Any, bytes]]
+
+
+class _NotConnected(asyncio.Transport):
+    """The transport of a connection asyncio has not connected yet; never written to."""
+
+
+_NOT_CONNECTED = _NotConnected()
 
 
 class _Connection(asyncio.Protocol):
-    """One APISIX connection: a sequential request/reply loop with ExtraInfo in between."""
+    """The transport side of one APISIX connection; the rules live in :class:`ConnectionState`."""
 
     __slots__ = (
         "_server",
         "_dispatcher",
         "_transport",
-        "_reader",
+        "_state",
         "_task",
         "_waiting",
-        "_write_paused",
         "_read_paused",
         "started",
         "_closed",
@@ -73,13 +65,13 @@ class _Connection(asyncio.Protocol):
     def __init__(self, server: RunnerServer) -> None:
         self._server = server
         self._dispatcher = server.dispatcher
-        self._transport: asyncio.Transport | None = None
-        self._reader = FrameReader()
+        # Replaced in connection_made, before any other callback can run.
+        self._transport: asyncio.Transport = _NOT_CONNECTED
+        self._state = ConnectionState()
         self._task: asyncio.Task[None] | None = None
-        # ExtraInfo questions sent and not yet answered, oldest first: a plugin may ask several
-        # at once (asyncio.gather) and APISIX answers them in order.
+        # One future per ExtraInfo question the state says is owed, oldest first: a plugin may
+        # ask several at once (asyncio.gather) and APISIX answers them in order.
         self._waiting: deque[asyncio.Future[bytes]] = deque()
-        self._write_paused = False
         self._read_paused = False
         self._closed = False
         self.started = 0.0
@@ -107,96 +99,67 @@ class _Connection(asyncio.Protocol):
         self._waiting.clear()
 
     def data_received(self, data: bytes) -> None:
-        if self._task is None and not self._write_paused:
-            # The common case: an idle connection receives exactly one request frame.
-            try:
-                frame = self._reader.feed_one(data)
-            except ProtocolError as exc:
-                self._drop(f"bad frame: {exc}")
-                return
-            if frame is not None:
-                self._start(*frame)
-                return
-        else:
-            self._reader.feed(data)
+        self._state.receive(data)
         self._process()
 
     def eof_received(self) -> bool | None:
-        if not self._reader.at_frame_boundary() and self._task is None:
+        if not self._state.at_frame_boundary() and self._task is None:
             logger.warning("connection closed in the middle of a frame")
         return None  # let the transport close itself
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._state.writable = False
 
     def resume_writing(self) -> None:
-        self._write_paused = False
+        self._state.writable = True
         self._process()
 
-    # ------------------------------------------------------------------ frames
+    # ------------------------------------------------------------------ events
 
     def _process(self) -> None:
-        reader = self._reader
+        state = self._state
         while not self._closed:
-            if self._waiting:
-                if not self._deliver_extra_info():
-                    return
-                continue
-            if self._task is not None or self._write_paused:
-                if reader.buffered > _READ_HIGH_WATER and not self._read_paused:
+            event = state.next_event()
+            if type(event) is tuple:
+                self._start(*event)
+            elif event is PAUSED:
+                if not self._read_paused and state.should_pause_reading:
                     self._read_paused = True
-                    self._transport.pause_reading()  # type: ignore[union-attr]
+                    self._transport.pause_reading()
                 return
-            try:
-                frame = reader.next_frame()
-            except ProtocolError as exc:
-                self._drop(f"bad frame: {exc}")
-                return
-            if frame is None:
+            elif event is NEED_DATA:
                 if self._read_paused:
                     self._read_paused = False
-                    self._transport.resume_reading()  # type: ignore[union-attr]
+                    self._transport.resume_reading()
                 return
-            self._start(*frame)
-
-    def _deliver_extra_info(self) -> bool:
-        try:
-            frame = self._reader.next_frame()
-        except ProtocolError as exc:
-            self._drop(f"bad frame: {exc}")
-            return False
-        if frame is None:
-            return False
-        rpc_type, payload = frame
-        if rpc_type != _EXTRA_INFO:
-            self._drop(f"expected an ExtraInfo answer, got frame type {rpc_type}")
-            return False
-        future = self._waiting.popleft()
-        if not future.done():  # a cancelled plugin no longer wants the answer
-            future.set_result(payload)
-        return True
+            elif isinstance(event, ExtraInfoAnswer):
+                future = self._waiting.popleft()
+                if not future.done():  # a cancelled plugin no longer wants the answer
+                    future.set_result(event.payload)
+            else:
+                assert isinstance(event, Broken)
+                self._drop(event.reason)
+                return
 
     def _start(self, rpc_type: int, payload: bytes) -> None:
-        dispatcher = self._dispatcher
-        if rpc_type == _HTTP_REQ_CALL:
-            handler: _Handler = dispatcher.http_req_call
-        elif rpc_type == _PREPARE_CONF:
-            try:
-                reply = dispatcher.prepare_conf(payload)
-            except ProtocolError as exc:
-                self._drop(f"bad PrepareConf: {exc}")
-                return
-            self._transport.write(reply)  # type: ignore[union-attr]
+        handler = self._dispatcher.tasks.get(rpc_type)
+        if handler is not None:
+            self.started = self._server.loop.time()
+            self._task = self._server.loop.create_task(self._run(handler, payload))
             return
-        elif rpc_type == _HTTP_RESP_CALL:
-            handler = dispatcher.http_resp_call
-        else:
-            self._transport.write(dispatcher.unknown_type(rpc_type))  # type: ignore[union-attr]
+        immediate = self._dispatcher.immediate.get(rpc_type)
+        try:
+            if immediate is None:
+                reply = self._dispatcher.unknown_type(rpc_type)
+            else:
+                reply = immediate(payload)
+        except ProtocolError as exc:
+            self._drop(f"bad request of type {rpc_type}: {exc}")
             return
-        self.started = self._server.loop.time()
-        self._task = self._server.loop.create_task(self._run(handler, payload))
+        self._state.finish()
+        self._transport.write(reply)
 
-    async def _run(self, handler: _Handler, payload: bytes) -> None:
+    async def _run(self, handler: TaskHandler, payload: bytes) -> None:
         # The reply is written from inside the task rather than from a done callback: one loop
         # iteration less per request. Whoever cancels this task before it started (connection
         # lost, shutdown) resets ``_task`` itself, since this body never runs then.
@@ -221,16 +184,15 @@ class _Connection(asyncio.Protocol):
 
     def _finished(self, reply: bytes) -> None:
         self._task = None
-        # Answers still owed by APISIX would arrive after our reply and be read as requests.
-        unanswered = bool(self._waiting)
+        unanswered = self._state.finish()
         self._waiting.clear()
         if self._closed:
             return
-        self._transport.write(reply)  # type: ignore[union-attr]
+        self._transport.write(reply)
         if self._server.stopping or unanswered:
             self.close()
             return
-        if self._reader.buffered or self._read_paused:
+        if self._state.buffered or self._read_paused:
             self._process()
 
     def _exchange(self, payload: bytes) -> asyncio.Future[bytes]:
@@ -239,14 +201,14 @@ class _Connection(asyncio.Protocol):
         if self._closed:
             future.set_exception(ConnectionResetError("APISIX closed the connection"))
             return future
-        if self._task is None:
-            # A plugin kept the request object past its request: this connection may already
-            # carry another exchange, so refuse rather than interleave a stray question.
-            future.set_exception(RuntimeError("ExtraInfo asked after the request finished"))
+        try:
+            frame = self._state.ask(payload)
+        except RuntimeError as exc:
+            future.set_exception(exc)
             return future
         self._waiting.append(future)
-        self._transport.write(encode_frame(_EXTRA_INFO, payload))  # type: ignore[union-attr]
-        if self._reader.buffered:
+        self._transport.write(frame)
+        if self._state.buffered:
             # Bytes that arrived before our question cannot be its answer: a peer that pipelines
             # requests into an ExtraInfo exchange is dropped now, not after the deadline.
             self._process()
@@ -255,8 +217,9 @@ class _Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ closing
 
     @property
-    def busy(self) -> bool:
-        return self._task is not None
+    def task(self) -> asyncio.Task[None] | None:
+        """The request in flight, if any."""
+        return self._task
 
     def cancel_if_older(self, deadline: float) -> None:
         if self._task is not None and self.started < deadline:
@@ -267,7 +230,7 @@ class _Connection(asyncio.Protocol):
         self.abort()
 
     def close(self) -> None:
-        if not self._closed and self._transport is not None:
+        if not self._closed:
             self._closed = True
             self._transport.close()
 
@@ -276,8 +239,7 @@ class _Connection(asyncio.Protocol):
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        if self._transport is not None:
-            self._transport.abort()
+        self._transport.abort()
 
 
 class RunnerServer:
@@ -321,11 +283,11 @@ class RunnerServer:
         """Start the plugins, then listen; raises if the socket cannot be taken."""
         self._loop = asyncio.get_running_loop()
         for plugin in self.registry:
-            await asyncio.wait_for(plugin.startup(), _PLUGIN_HOOK_TIMEOUT)
+            await asyncio.wait_for(plugin.startup(), self.config.plugin_startup_timeout)
         path = self.config.socket_path
         prepare_socket_path(path)
         self._server = await self._loop.create_unix_server(
-            lambda: _Connection(self), path, backlog=4096
+            lambda: _Connection(self), path, backlog=self.config.backlog
         )
         os.chmod(path, self.config.socket_mode)
         self._sweeper = self._loop.create_task(self._sweep())
@@ -338,10 +300,11 @@ class RunnerServer:
         await self._stopped.wait()
 
     async def _sweep(self) -> None:
+        interval = self.config.sweep_interval
         while True:
             before = self.loop.time()
-            await asyncio.sleep(_SWEEP_INTERVAL)
-            late = self.loop.time() - before - _SWEEP_INTERVAL
+            await asyncio.sleep(interval)
+            late = self.loop.time() - before - interval
             if late > _BLOCKED_WARNING:
                 # Every connection shares this loop: name the symptom for the operator.
                 logger.warning(
@@ -363,17 +326,20 @@ class RunnerServer:
                 os.unlink(self.config.socket_path)
         if self._sweeper is not None:
             self._sweeper.cancel()
+        in_flight: set[asyncio.Task[None]] = set()
         for connection in list(self._connections):
-            if not connection.busy:
+            if connection.task is None:
                 connection.close()
-        deadline = self.loop.time() + self.config.shutdown_grace
-        while any(c.busy for c in self._connections) and self.loop.time() < deadline:
-            await asyncio.sleep(0.01)
+            else:
+                in_flight.add(connection.task)
+        if in_flight:
+            # Each connection closes itself once its reply is written (``stopping``).
+            await asyncio.wait(in_flight, timeout=self.config.shutdown_grace)
         for connection in list(self._connections):
             connection.abort()
         for plugin in self.registry:
             try:
-                await asyncio.wait_for(plugin.shutdown(), 0.2)
+                await asyncio.wait_for(plugin.shutdown(), self.config.plugin_shutdown_timeout)
             except Exception:
                 logger.exception("plugin %r failed to shut down", plugin.name)
         logger.info("stopped")

@@ -18,7 +18,6 @@ import time
 
 import pytest
 
-from runner_plugins import server
 from runner_plugins.client import RunnerClient
 from runner_plugins.client.codec import decode_error
 from runner_plugins.errors import RunnerUnavailable
@@ -31,10 +30,9 @@ from .test_runner_process import HERE, ROOT, spawn, wait_for_socket
 from .test_runner_server import close, open_raw, raw_prepare, read_frame, req_frame
 
 
-async def test_deadline_sweep_cancels_overruns_but_never_idle_connections(socket_path, monkeypatch):
+async def test_deadline_sweep_cancels_overruns_but_never_idle_connections(socket_path):
     # A sweep every 10 ms with a 200 ms request deadline: ~60 sweeps pass during the idle wait.
-    monkeypatch.setattr(server, "_SWEEP_INTERVAL", 0.01)
-    runner = await start_runner(socket_path, plugins(), request_timeout=0.2)
+    runner = await start_runner(socket_path, plugins(), request_timeout=0.2, sweep_interval=0.01)
     try:
         reader, writer = await open_raw(socket_path)
         quick = await raw_prepare(reader, writer, [("slow", "0")])

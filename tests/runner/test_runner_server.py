@@ -518,18 +518,16 @@ async def test_client_turns_misbehaving_runners_into_unavailable(socket_path, re
         await asyncio.wait(handlers, timeout=6)
 
 
-async def test_reading_pauses_while_busy_and_resumes(live: LiveRunner, monkeypatch):
-    from runner_plugins import server as server_module
-
-    monkeypatch.setattr(server_module, "_READ_HIGH_WATER", 64)
+async def test_reading_pauses_while_busy_and_resumes(live: LiveRunner):
     reader, writer = await open_raw(live.server.config.socket_path)
     slow = await raw_prepare(reader, writer, [("slow", "0.3")])
     fast = await raw_prepare(reader, writer, [("stop-with", "200")])
+    (connection,) = live.server._connections
+    connection._state.high_water = 64
     writer.write(req_frame(slow, 0))
     await asyncio.sleep(0.05)  # the slow request is in flight
     writer.write(b"".join(req_frame(fast, i) for i in range(1, 51)))  # ~2.5 KB queued behind it
     await asyncio.sleep(0.1)
-    (connection,) = live.server._connections
     assert connection._read_paused  # not buffering without bound while busy
     ids = [oracle.read_req_call_reply((await read_frame(reader))[1])["id"] for _ in range(51)]
     assert ids == list(range(51))
@@ -550,10 +548,8 @@ async def test_request_pipelined_into_an_extra_info_exchange_drops_the_connectio
     await close(writer)
 
 
-async def test_a_blocking_plugin_is_reported(socket_path, monkeypatch, caplog):
+async def test_a_blocking_plugin_is_reported(socket_path, caplog):
     import time
-
-    from runner_plugins import server as server_module
 
     class Blocking(Noop):
         name = "blocking"
@@ -561,8 +557,7 @@ async def test_a_blocking_plugin_is_reported(socket_path, monkeypatch, caplog):
         async def request_filter(self, conf: None, request: object) -> None:
             time.sleep(0.4)  # the mistake being detected: blocking the shared loop
 
-    monkeypatch.setattr(server_module, "_SWEEP_INTERVAL", 0.05)
-    server = await start_runner(socket_path, [Blocking()])
+    server = await start_runner(socket_path, [Blocking()], sweep_interval=0.05)
     client = RunnerClient(socket_path)
     try:
         assert await client.http_req_call([("blocking", "")], KEY, method="GET", path="/") is None
