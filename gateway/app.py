@@ -29,9 +29,9 @@ from gateway.errors import (
     json_exit,
     status_exit,
 )
-from gateway.external import next_request_id
 from gateway.mime import exit_content_type
 from gateway.pipeline import Response, process
+from gateway.plugins.external import next_request_id
 from gateway.router import Router
 from gateway.upstream import HOP_BY_HOP, build_clients
 from gateway.uri import normalize

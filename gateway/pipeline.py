@@ -19,9 +19,9 @@ from multidict import CIMultiDict
 
 from gateway.context import RequestContext
 from gateway.errors import Exit, status_exit
-from gateway.external import call_response, set_then_add
 from gateway.mime import exit_content_type
 from gateway.plugins import ExtPluginPostResp, GatewayPlugin, error_response_body
+from gateway.plugins.external import call_response, set_then_add
 from gateway.upstream import UpstreamClient, UpstreamError
 
 logger = logging.getLogger(__name__)

@@ -182,7 +182,7 @@ async def test_runner_missing_without_meta_is_json_503(
 async def test_prepare_conf_key_names_route_plugin_and_version(
     start_gateway, echo: Echo, keys: dict[str, str], runner_socket: str
 ) -> None:
-    from gateway.external import conf_key
+    from gateway.plugins.external import conf_key
 
     running = await start_gateway(
         _probe_yaml(echo, "probe-stop", "ext-plugin-post-req"), keys, runner_socket=runner_socket

@@ -56,7 +56,7 @@ def test_runner_rewrite_path_is_uri_safe_encoded(keys: dict[str, str]) -> None:
 
     from gateway.config import parse
     from gateway.context import RequestContext, Services
-    from gateway.external import apply_rewrite
+    from gateway.plugins.external import apply_rewrite
     from runner_plugins.plugin import Rewrite
 
     text = """

@@ -1,4 +1,4 @@
-"""The ext-plugin-* plugins: the gateway's side of the runner conversation.
+"""The ext-plugin-* plugins and the gateway's side of the runner conversation.
 
 Strategy: the wire protocol lives in ``runner_plugins.client.RunnerClient`` (shared with tests and
 benchmarks); this module only does what APISIX's ``ext-plugin/init.lua`` does around it: build
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict
 
 from gateway.errors import Exit, status_exit
+from gateway.plugins.base import BOOL, STRING, GatewayPlugin
 from gateway.uri import safe_encode
 from runner_plugins.client import ExtraInfoQuery
 from runner_plugins.errors import RunnerUnavailable
@@ -25,7 +26,6 @@ from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
-    from gateway.plugins import ExtPlugin
 
 logger = logging.getLogger(__name__)
 
@@ -199,3 +199,59 @@ def set_then_add(headers: CIMultiDict[str], entries: Sequence[tuple[str, str]]) 
         else:
             headers[name] = value
             seen.add(key)
+
+
+class ExtPlugin(GatewayPlugin):
+    """Common conf of the three ext-plugin-* plugins; the pipeline talks to the runner."""
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "conf": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 128},
+                        "value": STRING,
+                    },
+                    "required": ["name", "value"],
+                    "additionalProperties": False,
+                },
+            },
+            "allow_degradation": BOOL,
+        },
+    }
+
+    def __init__(self, conf: Mapping[str, Any]) -> None:
+        super().__init__(conf)
+        self.entries: tuple[tuple[str, str], ...] = tuple(
+            (item["name"], item["value"]) for item in conf.get("conf", ())
+        )
+        self.allow_degradation: bool = conf.get("allow_degradation", False)
+
+    async def run(self, ctx: RequestContext) -> Exit | None:
+        return await call_request(self, ctx)
+
+
+class ExtPluginPreReq(ExtPlugin):
+    name = "ext-plugin-pre-req"
+    priority = 12000
+    phase = "rewrite"
+
+
+class ExtPluginPostReq(ExtPlugin):
+    name = "ext-plugin-post-req"
+    priority = -3000
+    phase = "access"
+
+
+class ExtPluginPostResp(ExtPlugin):
+    name = "ext-plugin-post-resp"
+    priority = -4000
+    phase = "before_proxy"
+
+    async def run(self, ctx: RequestContext) -> Exit | None:
+        # The pipeline sends the upstream request itself and then calls the runner.
+        return None

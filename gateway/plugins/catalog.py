@@ -1,0 +1,100 @@
+"""Which plugins the local gateway implements, and how a YAML conf becomes a plugin.
+
+Strategy: each plugin's conf is validated against a JSON schema that lists ONLY the fields
+implemented here (``additionalProperties: false``), so a field the stand-in would ignore is a
+startup error naming plugin, field and value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from gateway.errors import ConfigError, table_body
+from gateway.plugins.auth import ConsumerRestriction, KeyAuth, KeyAuthCredential
+from gateway.plugins.base import GatewayPlugin
+from gateway.plugins.external import ExtPluginPostReq, ExtPluginPostResp, ExtPluginPreReq
+from gateway.plugins.traffic import LimitCount
+from gateway.plugins.transform import Cors, ProxyRewrite, RequestId
+
+__all__ = ["build_plugin", "error_response_body"]
+
+
+_ROUTE_PLUGINS: dict[str, type[GatewayPlugin]] = {
+    cls.name: cls
+    for cls in (
+        RequestId,
+        Cors,
+        KeyAuth,
+        ConsumerRestriction,
+        LimitCount,
+        ProxyRewrite,
+        ExtPluginPreReq,
+        ExtPluginPostReq,
+        ExtPluginPostResp,
+    )
+}
+#: What a consumer may carry: its credential, and plugins merged into the route (as APISIX does).
+_CONSUMER_PLUGINS: dict[str, type[GatewayPlugin]] = {
+    "key-auth": KeyAuthCredential,
+    "limit-count": LimitCount,
+    "consumer-restriction": ConsumerRestriction,
+    "proxy-rewrite": ProxyRewrite,
+    "request-id": RequestId,
+}
+
+
+def _plugin_class(name: str, where: str) -> type[GatewayPlugin] | None:
+    if where.startswith("consumer"):
+        return _CONSUMER_PLUGINS.get(name)
+    if name == "conference-errors":
+        # The project's own plugin lives in its own module, which imports this one.
+        from gateway.conference_errors import ConferenceErrors
+
+        return ConferenceErrors
+    return _ROUTE_PLUGINS.get(name)
+
+
+def build_plugin(name: str, raw: Any, where: str) -> GatewayPlugin:
+    """Validate a plugin conf and build the plugin (``where`` names the route or consumer)."""
+    cls = _plugin_class(name, where)
+    if cls is None:
+        raise ConfigError(f"{where}: plugin {name!r} is not implemented by the local gateway")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: plugin {name!r} conf must be an object, got {raw!r}")
+    conf = dict(raw)
+    meta = conf.pop("_meta", None)
+    schema = {**cls.schema, "additionalProperties": False}
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(conf)
+    )
+    if error is not None:
+        field = "/".join(str(p) for p in error.absolute_path) or "(conf)"
+        raise ConfigError(f"{where}: plugin {name!r} field {field}: {error.message}")
+    plugin = cls(conf)
+    if meta is not None:
+        if not isinstance(meta, Mapping) or set(meta) - {"error_response"}:
+            raise ConfigError(
+                f"{where}: plugin {name!r} _meta {meta!r}: only 'error_response' is implemented"
+            )
+        response = meta.get("error_response")
+        if not isinstance(response, str | Mapping):
+            raise ConfigError(
+                f"{where}: plugin {name!r} _meta.error_response must be a string or an object"
+            )
+        plugin.error_response = response
+    return plugin
+
+
+def error_response_body(plugin: GatewayPlugin) -> bytes | None:
+    """The configured ``_meta.error_response`` as the bytes APISIX sends, or None."""
+    response = plugin.error_response
+    if response is None:
+        return None
+    if isinstance(response, str):
+        return response.encode()
+    return table_body(response)
