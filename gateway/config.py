@@ -1,19 +1,18 @@
 """Load APISIX's standalone ``apisix.yaml`` into validated, immutable objects.
 
 Strategy: mirror APISIX's own two steps. First ``${{NAME}}`` / ``${{NAME:=default}}`` are
-substituted on the raw text, comments included, before any YAML parsing (APISIX's
-``cli/file.lua``), so an unset variable without default is a startup error exactly as it is for
-APISIX. Then the YAML is walked strictly: every key the stand-in does not implement is a
-:class:`ConfigError` naming the object, the field and the value — a silently ignored field would
-make the local stack behave differently from the real gateway without anyone noticing. Plugin
-confs are handed to :mod:`gateway.plugins`, which validates them against per-plugin JSON schemas.
+substituted on the raw text (:mod:`gateway.variables`), so an unset variable without default is a
+startup error exactly as it is for APISIX. Then the YAML is walked strictly: every key the stand-in
+does not implement is a :class:`ConfigError` naming the object, the field and the value — a
+silently ignored field would make the local stack behave differently from the real gateway without
+anyone noticing. Plugin confs are handed to :mod:`gateway.plugins`, which validates them against
+per-plugin JSON schemas.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,7 @@ import yaml
 
 from gateway.errors import ConfigError
 from gateway.plugins import GatewayPlugin, build_plugin
-
-# APISIX's pattern: the name is word characters, the default runs up to the closing braces.
-_VAR = re.compile(r"\$\{\{\s*(\w+)\s*(?::=\s*([^}]*?)\s*)?\}\}")
+from gateway.variables import expand
 
 _ROUTE_KEYS = frozenset(
     {
@@ -61,25 +58,6 @@ _TOP_KEYS = frozenset({"routes", "upstreams", "consumers"})
 _METHODS = frozenset(
     {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE", "PURGE"}
 )
-
-
-def substitute(text: str, environ: Mapping[str, str]) -> str:
-    """Apply APISIX's ``${{VAR}}`` / ``${{VAR:=default}}`` substitution to raw text.
-
-    Raises:
-        ConfigError: a variable without default is unset (APISIX refuses to start then).
-    """
-
-    def _one(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        value = environ.get(name)
-        if value is not None:
-            return value
-        if default is not None:
-            return default
-        raise ConfigError("failed to handle configuration: can't find environment variable " + name)
-
-    return _VAR.sub(_one, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +226,7 @@ def parse(text: str, environ: Mapping[str, str]) -> GatewayConfig:
         # Standalone APISIX ignores a file without the end marker (it may be half written).
         raise ConfigError("apisix.yaml must end with the '#END' marker line")
     try:
-        doc = yaml.safe_load(substitute(text, environ))
+        doc = yaml.safe_load(expand(text, environ).text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"apisix.yaml is not valid YAML: {exc}") from exc
     top = _mapping(doc, "apisix.yaml")

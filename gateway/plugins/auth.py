@@ -1,4 +1,4 @@
-"""Authentication and authorization: key-auth (and its consumer credential), consumer-restriction."""
+"""Who may call: key-auth (with its consumer credential), consumer-restriction."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Read the deployment files the way their consumers do, for the no-Docker checks.
 
-Strategy: APISIX substitutes ``${{NAME}}`` / ``${{NAME:=default}}`` in apisix.yaml on the raw
-text, comments included, before YAML parsing (docs/deployment.md cites the observed rules), so
-:func:`substitute` works on text and reports every name it met; an unset name without default is
-an error, as it stops APISIX at start. Compose interpolates ``${NAME}``, ``${NAME:?msg}`` and
-``${NAME:-default}`` in values; :func:`compose_variables` lists them so the tests can check that
-secrets have no default. Plugin schemas are JSON files written from APISIX's plugin docs/source.
+Strategy: APISIX substitutes ``${{NAME}}`` / ``${{NAME:=default}}`` in apisix.yaml on the raw text,
+comments included, before YAML parsing (docs/deployment.md cites the observed rules), so
+:func:`gateway.variables.expand` (the gateway's own) works on text and reports every name it met;
+an unset name without default is an error, as it stops APISIX at start. Compose interpolates
+``${NAME}``, ``${NAME:?msg}`` and ``${NAME:-default}`` in values; :func:`compose_variables` lists
+them so the tests can check that secrets have no default. Plugin schemas are JSON files written
+from APISIX's plugin docs/source.
 """
 
 from __future__ import annotations
@@ -20,50 +21,22 @@ from typing import Any
 import jsonschema
 import yaml
 
+from gateway.variables import MissingVariable, expand
+
+__all__ = ["MissingVariable", "expand"]  # the one ${{...}} substitution, re-exported for the tests
+
 ROOT = Path(__file__).resolve().parents[2]
 APISIX_YAML = ROOT / "apisix" / "apisix.yaml"
 CONFIG_YAML = ROOT / "apisix" / "config.yaml"
 COMPOSE_YAML = ROOT / "docker-compose.yml"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
-_APISIX_VAR = re.compile(r"\$\{\{\s*(\w+)\s*(?::=\s*([^}]*?)\s*)?\}\}")
 _COMPOSE_VAR = re.compile(r"\$\{(\w+)(?:(:?[-?+])([^}]*))?\}")
-
-
-class MissingVariable(KeyError):
-    """A ``${{NAME}}`` without default whose variable is not set."""
-
-
-@dataclass(frozen=True)
-class Substituted:
-    text: str
-    used: frozenset[str]
-    without_default: frozenset[str]
-
-
-def substitute(text: str, environ: Mapping[str, str]) -> Substituted:
-    """Apply APISIX's raw-text ``${{...}}`` substitution."""
-    used: set[str] = set()
-    required: set[str] = set()
-
-    def one(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        used.add(name)
-        if default is None:
-            required.add(name)
-        if name in environ:
-            return environ[name]
-        if default is not None:
-            return default
-        raise MissingVariable(name)
-
-    out = _APISIX_VAR.sub(one, text)
-    return Substituted(out, frozenset(used), frozenset(required))
 
 
 def apisix_document(environ: Mapping[str, str]) -> dict[str, Any]:
     """apisix.yaml after substitution, parsed."""
-    doc = yaml.safe_load(substitute(APISIX_YAML.read_text(), environ).text)
+    doc = yaml.safe_load(expand(APISIX_YAML.read_text(), environ).text)
     assert isinstance(doc, dict)
     return doc
 

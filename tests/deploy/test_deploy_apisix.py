@@ -12,8 +12,8 @@ from deploy_files import (
     CONFIG_YAML,
     MissingVariable,
     apisix_document,
+    expand,
     plugin_confs,
-    substitute,
     validate,
     yaml_file,
 )
@@ -56,11 +56,11 @@ def test_apisix_yaml_ends_with_the_end_marker() -> None:
 
 def test_apisix_yaml_needs_every_secret_from_the_environment() -> None:
     raw = APISIX_YAML.read_text()
-    assert substitute(raw, ENV).without_default == set(ENV)
+    assert expand(raw, ENV).without_default == set(ENV)
     for name in ENV:
         partial = {k: v for k, v in ENV.items() if k != name}
         with pytest.raises(MissingVariable, match=name):
-            substitute(raw, partial)
+            expand(raw, partial)
 
 
 def test_no_substitution_syntax_in_comments() -> None:
@@ -339,5 +339,5 @@ def test_runner_is_spawned_by_apisix(config: dict[str, Any]) -> None:
 
 
 def test_workers_see_every_variable_apisix_yaml_uses(config: dict[str, Any]) -> None:
-    used = substitute(APISIX_YAML.read_text(), ENV).used
+    used = expand(APISIX_YAML.read_text(), ENV).used
     assert used <= set(config["nginx_config"]["envs"])

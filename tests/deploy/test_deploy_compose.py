@@ -11,7 +11,7 @@ from deploy_files import (
     ROOT,
     apisix_document,
     compose_variables,
-    substitute,
+    expand,
     validate,
     yaml_file,
 )
@@ -122,7 +122,7 @@ def test_gateway_environment_satisfies_apisix_yaml(services: dict[str, dict[str,
     raw = (ROOT / "apisix" / "apisix.yaml").read_text()
     for name in ("gateway", "gateway-node"):
         env = _environment(services[name])
-        required = substitute(raw, env).without_default
+        required = expand(raw, env).without_default
         assert required <= set(env), name
         doc = apisix_document(env)
         backend = next(u for u in doc["upstreams"] if u["id"] == "conference-api")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config import parse, substitute
+from gateway.config import parse
 from gateway.errors import ConfigError
 from gateway.plugins import LimitCount
+from gateway.variables import expand
 from tests.gateway.conftest import APISIX_YAML
 
 MINIMAL = """
@@ -40,12 +41,12 @@ def _minimal(plugins: str) -> str:
     ],
 )
 def test_substitution_follows_apisix(text: str, env: dict[str, str], expected: str) -> None:
-    assert substitute(text, env) == expected
+    assert expand(text, env).text == expected
 
 
 def test_unset_variable_without_default_is_a_startup_error() -> None:
     with pytest.raises(ConfigError, match="can't find environment variable SOME_VAR"):
-        substitute("a: 1 # ${{SOME_VAR}}", {})
+        expand("a: 1 # ${{SOME_VAR}}", {})
 
 
 def test_the_project_file_loads(keys: dict[str, str]) -> None:
