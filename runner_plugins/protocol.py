@@ -28,6 +28,7 @@ __all__ = [
     "ErrorCode",
     "FrameReader",
     "RpcType",
+    "decode_header",
     "encode_frame",
     "encode_header",
 ]
@@ -94,6 +95,18 @@ def encode_frame(rpc_type: int, payload: bytes) -> bytes:
     return encode_header(rpc_type, len(payload)) + payload
 
 
+def decode_header(header: bytes | bytearray, max_payload: int = MAX_PAYLOAD) -> tuple[int, int]:
+    """``(type, payload length)`` of a 4-byte frame header.
+
+    :raise FrameTooLarge: the header announces more than ``max_payload``.
+    """
+    word = _WORD(header, 0)[0]
+    length: int = word & 0xFFFFFF
+    if length > max_payload:
+        raise FrameTooLarge(f"frame announces {length} bytes, over the limit of {max_payload}")
+    return word >> 24, length
+
+
 class FrameReader:
     """Incremental frame parser: ``feed`` bytes, then ``next_frame`` until it returns None.
 
@@ -136,18 +149,13 @@ class FrameReader:
         buf = self._buf
         if len(buf) < HEADER_SIZE:
             return None
-        word = _WORD(buf, 0)[0]
-        length = word & 0xFFFFFF
-        if length > self._max_payload:
-            raise FrameTooLarge(
-                f"frame announces {length} bytes, over the limit of {self._max_payload}"
-            )
+        rpc_type, length = decode_header(buf, self._max_payload)
         end = HEADER_SIZE + length
         if len(buf) < end:
             return None
         payload = bytes(buf[HEADER_SIZE:end])
         del buf[:end]
-        return word >> 24, payload
+        return rpc_type, payload
 
     def at_frame_boundary(self) -> bool:
         """True when no partial frame is pending (EOF here is a clean close)."""

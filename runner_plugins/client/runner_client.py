@@ -24,7 +24,14 @@ from runner_plugins.client import codec
 from runner_plugins.client.codec import ExtraInfoQuery
 from runner_plugins.errors import ProtocolError, RunnerUnavailable
 from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
-from runner_plugins.protocol import HEADER_SIZE, ErrorCode, RpcType, encode_frame
+from runner_plugins.protocol import (
+    HEADER_SIZE,
+    MAX_PAYLOAD,
+    ErrorCode,
+    RpcType,
+    decode_header,
+    encode_frame,
+)
 
 __all__ = ["ExtraInfoHandler", "ExtraInfoQuery", "RunnerClient"]
 
@@ -63,8 +70,11 @@ class RunnerClient:
         connect_timeout: float = 1.0,
         read_timeout: float = 60.0,
         max_idle: int = 32,
+        max_payload: int = MAX_PAYLOAD,
     ) -> None:
         self.socket_path = socket_path
+        #: Replies announcing a longer payload are refused from their header alone.
+        self.max_payload = max_payload
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_idle = max_idle
@@ -215,6 +225,8 @@ class RunnerClient:
             raise RunnerUnavailable(f"runner did not answer within {self.read_timeout} s") from exc
         except (OSError, asyncio.IncompleteReadError) as exc:
             raise RunnerUnavailable(f"runner connection failed: {exc!r}") from exc
+        except ProtocolError as exc:
+            raise RunnerUnavailable(f"bad frame from the runner: {exc}") from exc
         finally:
             self._release(connection, reusable)
 
@@ -226,10 +238,9 @@ class RunnerClient:
     async def _read_frame(self, connection: _Connection) -> tuple[int, bytes]:
         async with asyncio.timeout(self.read_timeout):
             header = await connection.reader.readexactly(HEADER_SIZE)
-            word = int.from_bytes(header, "big")
-            length = word & 0xFFFFFF
+            rpc_type, length = decode_header(header, self.max_payload)
             payload = await connection.reader.readexactly(length) if length else b""
-        return word >> 24, payload
+        return rpc_type, payload
 
     async def _acquire(self) -> _Connection:
         if self._closed:

@@ -20,7 +20,7 @@ from runner_plugins.client.codec import (
 from runner_plugins.conf_cache import ConfCache
 from runner_plugins.errors import ConfigError, RunnerUnavailable
 from runner_plugins.plugin import ResponseChange, Rewrite, Stop
-from runner_plugins.protocol import MAX_PAYLOAD, ErrorCode, RpcType, encode_frame
+from runner_plugins.protocol import MAX_PAYLOAD, ErrorCode, RpcType, encode_frame, encode_header
 from runner_plugins.service import raise_open_file_limit
 from runner_plugins.views import HttpRequestView
 
@@ -488,6 +488,8 @@ async def test_client_pool_keeps_at_most_max_idle(live: LiveRunner):
         (encode_frame(RpcType.HTTP_RESP_CALL, b""), "expected a type 2 reply, got type 4"),
         (None, "did not answer within"),
         (encode_frame(RpcType.HTTP_REQ_CALL, b"\x00\x00"), "undecodable reply"),
+        # Refused from the header: the client never buffers a payload over its cap.
+        (encode_header(RpcType.HTTP_REQ_CALL, 1 << 20), "over the limit of 64"),
     ],
 )
 async def test_client_turns_misbehaving_runners_into_unavailable(socket_path, reply, message):
@@ -507,7 +509,7 @@ async def test_client_turns_misbehaving_runners_into_unavailable(socket_path, re
         await close(writer)
 
     fake = await asyncio.start_unix_server(faulty, socket_path)
-    client = RunnerClient(socket_path, read_timeout=0.2)
+    client = RunnerClient(socket_path, read_timeout=0.2, max_payload=64)
     try:
         with pytest.raises(RunnerUnavailable, match=message):
             await client.http_req_call([("x", "")], KEY, method="GET", path="/")
