@@ -21,7 +21,7 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from multidict import CIMultiDict, MultiDict
 
 from gateway.config import GatewayConfig
-from gateway.context import RequestContext, Runner, Services
+from gateway.context import RequestContext, Services
 from gateway.errors import (
     ERROR_PAGE_CONTENT_TYPE,
     Exit,
@@ -35,6 +35,7 @@ from gateway.plugins.external import next_request_id
 from gateway.router import Router
 from gateway.upstream import HOP_BY_HOP, build_clients
 from gateway.uri import normalize
+from runner_plugins.client import RunnerClient
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class Gateway:
     """Routes, plugins and upstream clients built from one configuration."""
 
     def __init__(
-        self, config: GatewayConfig, runner: Runner | None, limits: Limits | None = None
+        self, config: GatewayConfig, runner: RunnerClient | None, limits: Limits | None = None
     ) -> None:
         self.config = config
         self.limits = limits or Limits()

@@ -10,48 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from limits.aio.strategies import FixedWindowRateLimiter
 from multidict import CIMultiDict, MultiDict
 
-from runner_plugins.client import ExtraInfoHandler
-from runner_plugins.plugin import Entry, ResponseChange, Rewrite, Stop
+from runner_plugins.client import RunnerClient
 
 if TYPE_CHECKING:
     from gateway.config import Consumer, Route
     from gateway.plugins import GatewayPlugin
-
-
-class Runner(Protocol):
-    """What the gateway needs from ``runner_plugins.client.RunnerClient``."""
-
-    async def http_req_call(
-        self,
-        conf: Sequence[tuple[str, str]],
-        key: str,
-        *,
-        method: str,
-        path: str,
-        args: Sequence[Entry] = (),
-        headers: Sequence[Entry] = (),
-        src_ip: str = "127.0.0.1",
-        request_id: int = 0,
-        extra_info: ExtraInfoHandler | None = None,
-    ) -> Stop | Rewrite | None: ...
-
-    async def http_resp_call(
-        self,
-        conf: Sequence[tuple[str, str]],
-        key: str,
-        *,
-        status: int,
-        headers: Sequence[Entry] = (),
-        request_id: int = 0,
-        extra_info: ExtraInfoHandler | None = None,
-    ) -> ResponseChange | None: ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -60,7 +28,7 @@ class Services:
 
     consumers: Sequence[Consumer]
     limiter: FixedWindowRateLimiter
-    runner: Runner | None
+    runner: RunnerClient | None
 
 
 @dataclass(slots=True)
