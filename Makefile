@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy backend runner_plugins gateway stack textfold
+	$(VENV)/bin/mypy backend runner_plugins gateway stack textfold errorshape
 
 unit: $(STAMP)
 	$(PY) -m pytest

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+
+from errorshape import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +27,6 @@ class ValidationError(BadRequest):
     def __init__(self, details: dict[str, str], message: str = "Invalid request.") -> None:
         super().__init__(description=message)
         self.details = details
-
-
-def error_body(status: int, message: str, details: dict[str, str] | None = None) -> dict[str, Any]:
-    """Build the documented error document for ``status``."""
-    body: dict[str, Any] = {
-        "status": status,
-        "error": HTTPStatus(status).phrase,
-        "message": message,
-    }
-    if details:
-        body["details"] = details
-    return body
 
 
 # Werkzeug's stock descriptions address a person at a browser ("If you entered the URL

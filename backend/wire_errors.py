@@ -14,7 +14,7 @@ import json
 import socket
 from typing import Any
 
-from backend.errors import error_body
+from errorshape import error_body
 
 
 def render(status: int, reason: str) -> bytes:
@@ -24,10 +24,8 @@ def render(status: int, reason: str) -> bytes:
         if status >= 500
         else f"The HTTP request was rejected by the server: {reason}."
     )
-    try:
-        body = json.dumps(error_body(status, message)).encode()
-    except ValueError:  # a status http.HTTPStatus does not know
-        body = json.dumps({"status": status, "error": reason, "message": message}).encode()
+    # gunicorn's reason phrase stands in for a status http.HTTPStatus does not know.
+    body = json.dumps(error_body(status, message, reason=reason)).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"

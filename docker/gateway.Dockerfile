@@ -24,6 +24,7 @@ RUN set -eux; \
 COPY pyproject.toml requirements.lock README.md /opt/conference/src/
 COPY runner_plugins /opt/conference/src/runner_plugins
 COPY textfold /opt/conference/src/textfold
+COPY errorshape /opt/conference/src/errorshape
 RUN set -eux; \
     python3 -m venv /opt/conference/venv; \
     /opt/conference/venv/bin/pip install --no-cache-dir --disable-pip-version-check \

@@ -9,8 +9,8 @@ it. Context answers are marked ``no-store``: a partial answer must never be repl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http import HTTPStatus
 
+from errorshape import error_body
 from runner_plugins.context.trim import dumps
 from runner_plugins.plugin import Stop
 
@@ -42,13 +42,7 @@ def error(
 ) -> Stop:
     """A JSON error in the shared shape; ``details`` only for validation errors, ``extra`` for
     further top-level fields (a 404's ``suggestions``)."""
-    body: dict[str, object] = {
-        "status": status,
-        "error": HTTPStatus(status).phrase,
-        "message": message,
-    }
-    if details:
-        body["details"] = dict(details)
+    body = error_body(status, message, details)
     if extra:
         body.update(extra)
     body["request_id"] = request_id

@@ -18,6 +18,8 @@ from deploy_files import (
     yaml_file,
 )
 
+from errorshape import error_body
+
 # Dummy values for the variables without default; each one is distinct so a test can tell
 # where a value ended up.
 ENV = {
@@ -341,3 +343,16 @@ def test_runner_is_spawned_by_apisix(config: dict[str, Any]) -> None:
 def test_workers_see_every_variable_apisix_yaml_uses(config: dict[str, Any]) -> None:
     used = expand(APISIX_YAML.read_text(), ENV).used
     assert used <= set(config["nginx_config"]["envs"])
+
+
+def test_error_responses_written_in_apisix_yaml_have_the_project_error_shape() -> None:
+    """The bodies written by hand in the YAML are exactly what errorshape.error_body builds."""
+    bodies = [
+        (f"{kind} {owner} {name}", conf["_meta"]["error_response"])
+        for kind, owner, name, conf in plugin_confs(apisix_document(ENV))
+        if isinstance(conf, dict) and "error_response" in (conf.get("_meta") or {})
+    ]
+    assert len(bodies) >= 4  # key-auth, consumer-restriction, the limit-counts
+    for where, body in bodies:
+        assert isinstance(body, dict), where
+        assert body == error_body(body["status"], body["message"]), where

@@ -155,10 +155,19 @@ def test_config_passes_the_official_entrypoint_standalone_checks() -> None:
     ids=["gateway-image", "backend-image"],
 )
 def test_each_image_holds_every_package_its_code_imports(package: str, image: Path) -> None:
-    """Each image copies its package (and textfold); importing a sibling would fail in Docker."""
+    """Each image copies its package (and textfold, errorshape); importing a sibling would fail."""
     copied = {Path(s).name for sources, _ in _copies(image) for s in sources}
     assert package in copied
-    packages = {"backend", "runner_plugins", "gateway", "stack", "textfold", "tests", "bench"}
+    packages = {
+        "backend",
+        "runner_plugins",
+        "gateway",
+        "stack",
+        "textfold",
+        "errorshape",
+        "tests",
+        "bench",
+    }
     siblings = packages - copied
     for source in (ROOT / package).rglob("*.py"):
         tree = ast.parse(source.read_text(), filename=str(source))
