@@ -16,15 +16,14 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-import httpx
+from stack.probes import free_port, http_ok, tree_rss_mib, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 ENDPOINTS = (
@@ -43,35 +42,6 @@ class Result:
     p99_ms: float
     non_2xx: int
     rss_mib: float
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _tree_rss_mib(root: int) -> float:
-    """Sum VmRSS of ``root`` and its direct children (gunicorn master + workers)."""
-    pids = [root]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == root:
-                pids.append(int(entry.name))
-    total_kib = 0
-    for pid in pids:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        total_kib += int(match.group(1)) if match else 0
-    return total_kib / 1024
 
 
 def _latency_ms(text: str, percentile: str) -> float:
@@ -121,28 +91,17 @@ def _start_server(
     )
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("gunicorn exited during startup")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("gunicorn did not become ready within 30 s")
-
-
 def bench(args: argparse.Namespace) -> list[Result]:
-    port = _free_port()
+    port = free_port()
     secret = secrets.token_urlsafe(24)
     base = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-backend-"))
     process = _start_server(args, port, secret, workdir)
     results = []
     try:
-        _wait_ready(base, process)
+        wait_until(
+            partial(http_ok, f"{base}/healthz"), timeout=30, what="gunicorn", process=process
+        )
         for name, path in ENDPOINTS:
             # Short warm-up: imports, compiled-statement cache, page cache.
             _run_wrk(base + path, secret, args.connections, 2, args.wrk_threads)
@@ -158,7 +117,7 @@ def bench(args: argparse.Namespace) -> list[Result]:
                     p50_ms=_latency_ms(output, "50"),
                     p99_ms=_latency_ms(output, "99"),
                     non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-                    rss_mib=_tree_rss_mib(process.pid),
+                    rss_mib=tree_rss_mib(process.pid),
                 )
             )
     finally:

@@ -36,6 +36,7 @@ from runner_plugins.client import RunnerClient  # noqa: E402
 from runner_plugins.context.conf import parse_conf  # noqa: E402
 from runner_plugins.context.plugin import ContextPlugin  # noqa: E402
 from runner_plugins.plugin import StaticRequest, Stop  # noqa: E402
+from stack.probes import cpu_seconds  # noqa: E402
 from tests.context.fake_backend import FakeBackend, seed  # noqa: E402
 
 # Benchmark-only value; the fake backend does not check it.
@@ -63,13 +64,6 @@ def _check(action: Any, *, complete: bool = True) -> None:
     body = json.loads(action.body)
     if complete and not body["meta"]["complete"]:
         raise SystemExit(f"incomplete answer: {body['meta']}")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _wait_for_socket(path: str, process: subprocess.Popen[bytes]) -> None:
@@ -204,7 +198,7 @@ async def main(args: argparse.Namespace) -> int:
 
             fake.max_in_flight = 0
             calls_before = len(fake.calls)
-            cpu_runner, cpu_self = _cpu_seconds(runner.pid), time.process_time()
+            cpu_runner, cpu_self = cpu_seconds(runner.pid), time.process_time()
             started = time.perf_counter()
             actions = await asyncio.gather(
                 *(
@@ -216,7 +210,7 @@ async def main(args: argparse.Namespace) -> int:
                 return_exceptions=True,
             )
             wall = (time.perf_counter() - started) * 1000.0
-            cpu_runner = _cpu_seconds(runner.pid) - cpu_runner
+            cpu_runner = cpu_seconds(runner.pid) - cpu_runner
             cpu_self = time.process_time() - cpu_self
             ok = sum(1 for a in actions if isinstance(a, Stop) and a.status == 200)
             capped = fake.max_in_flight <= args.cap

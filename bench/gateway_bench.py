@@ -22,9 +22,9 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-import httpx
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,7 @@ from gateway.config import parse  # noqa: E402
 from gateway.plugins import ExtPlugin  # noqa: E402
 from runner_plugins.client import RunnerClient  # noqa: E402
 from runner_plugins.plugin import Stop  # noqa: E402
+from stack.probes import http_ok, wait_until  # noqa: E402
 
 STATE = ROOT / "var" / "bench"
 GATEWAY_PORT, COLD_PORT, BACKEND_PORT = 29080, 29081, 28000
@@ -114,18 +115,6 @@ def _runner(socket_path: str, conf: tuple[tuple[str, str], ...], key: str, secon
     return asyncio.run(_drive_runner(socket_path, conf, key, seconds, concurrency))
 
 
-def _wait_http(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never became ready")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -153,7 +142,11 @@ def main() -> int:
                  "--port", str(COLD_PORT), "--runner-socket", socket_path],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        _wait_http(f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json")
+        wait_until(
+            partial(http_ok, f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json"),
+            timeout=30,
+            what="cold-cache gateway",
+        )
 
         def context_conf(source: str) -> tuple[tuple[str, str], ...]:
             route = next(r for r in parse(source, env).routes if r.id == "speaker-context")

@@ -30,6 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stack.probes import cpu_seconds  # noqa: E402
+
 _spec = importlib.util.spec_from_file_location("runner_bench", ROOT / "bench" / "runner_bench.py")
 assert _spec is not None and _spec.loader is not None
 runner_bench = importlib.util.module_from_spec(_spec)
@@ -118,9 +120,9 @@ def main() -> None:
                 runner = _spawn(path, buffered)
                 try:
                     runner_bench._drive(path, args.connections, 2, 0.5)  # warm-up
-                    cpu0 = runner_bench._proc_cpu(runner.pid)
+                    cpu0 = cpu_seconds(runner.pid)
                     r = runner_bench._drive(path, args.connections, 2, args.seconds)
-                    cpu = runner_bench._proc_cpu(runner.pid) - cpu0
+                    cpu = cpu_seconds(runner.pid) - cpu0
                 finally:
                     runner.terminate()
                     runner.wait(timeout=5)

@@ -37,6 +37,7 @@ from runner_plugins.client.codec import (  # noqa: E402
     encode_prepare_conf,
 )
 from runner_plugins.protocol import RpcType, encode_frame  # noqa: E402
+from stack.probes import cpu_seconds, rss_mib  # noqa: E402
 
 CONF = [("static-stop", '{"status": 200, "body": "ok", "content_type": "text/plain"}')]
 KEY = "route#bench#ext-plugin-pre-req#1"
@@ -186,18 +187,6 @@ def worker_main(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def _spawn_runner(path: str, extra: list[str]) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -315,11 +304,11 @@ def main() -> None:
             results: dict[int, dict] = {}
             for level in (int(x) for x in args.levels.split(",")):
                 procs = 1 if level == 1 else min(args.procs, level)
-                cpu0 = _proc_cpu(runner.pid)
+                cpu0 = cpu_seconds(runner.pid)
                 t0 = time.perf_counter()
                 r = results[level] = _drive(path, level, procs, args.seconds)
                 wall = time.perf_counter() - t0
-                runner_cpu = (_proc_cpu(runner.pid) - cpu0) / wall * 100
+                runner_cpu = (cpu_seconds(runner.pid) - cpu0) / wall * 100
                 print(
                     f"| {level} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
                     f"{runner_cpu:.0f} | {r['client_cpu'] / r['elapsed'] * 100:.0f} |",
@@ -327,9 +316,9 @@ def main() -> None:
                 )
             growth = None
             if args.million:
-                before = _rss_mib(runner.pid)
+                before = rss_mib(runner.pid)
                 r = _drive(path, 64, args.procs, 0, calls=args.million)
-                after = _rss_mib(runner.pid)
+                after = rss_mib(runner.pid)
                 growth = after - before
                 print(
                     f"\nRSS over {r['count']:,} calls at 64 connections: {before:.1f} MiB -> "

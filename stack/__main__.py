@@ -23,7 +23,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,11 +31,11 @@ from pathlib import Path
 
 from stack import banner
 from stack.envfile import ensure_env_file, merged_environment, read_env_file
+from stack.probes import alive, free_port, port_in_use
 from stack.supervisor import (
     Settings,
     StackError,
     Supervisor,
-    alive,
     build_components,
     read_state,
     tail,
@@ -138,7 +137,7 @@ def _up(settings: Settings, *, detached: bool = False) -> int:
             file=sys.stderr,
         )
         return 1
-    busy = [port for port in (settings.backend_port, settings.gateway_port) if _in_use(port)]
+    busy = [port for port in (settings.backend_port, settings.gateway_port) if port_in_use(port)]
     if busy:
         # Checked up front: a readiness probe would otherwise be answered by whatever holds it.
         logger.error(
@@ -159,23 +158,6 @@ def _up(settings: Settings, *, detached: bool = False) -> int:
         return 130
     print(banner.render(settings, env, docker=False, detached=detached), flush=True)
     return supervisor.serve()
-
-
-def _free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        # As the servers bind: TIME_WAIT leftovers of a stack just stopped must not count.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
 
 
 def _detach(args: argparse.Namespace, settings: Settings) -> int:
@@ -341,8 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "test":
         # Concurrent `make test` runs (CI jobs, several checkouts) each get their own free ports
         # and state directory, next to the shared secrets file var/e2e/.env.
-        args.gateway_port = args.gateway_port or _free_port()
-        args.backend_port = args.backend_port or _free_port()
+        args.gateway_port = args.gateway_port or free_port()
+        args.backend_port = args.backend_port or free_port()
         args.env_file = args.env_file or ROOT / "var" / "e2e" / ".env"
         args.state_dir = args.state_dir or ROOT / "var" / "e2e" / f"run-{os.getpid()}"
     settings = _settings(args, testing=testing)

@@ -16,16 +16,16 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
+from stack.probes import http_ok, socket_accepts
 
 logger = logging.getLogger(__name__)
 
@@ -86,30 +86,6 @@ class Component:
     log: IO[bytes] | None = field(default=None, repr=False)
 
 
-def _http_ok(url: str) -> Callable[[], bool]:
-    def probe() -> bool:
-        try:
-            response = httpx.get(url, timeout=1.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
-    return probe
-
-
-def _socket_ok(path: Path) -> Callable[[], bool]:
-    def probe() -> bool:
-        try:
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.settimeout(1.0)
-                sock.connect(str(path))
-        except OSError:
-            return False
-        return True
-
-    return probe
-
-
 def build_components(settings: Settings, environ: Mapping[str, str]) -> list[Component]:
     """The three processes, in start order, with their environment and readiness probes."""
     python = sys.executable
@@ -129,14 +105,14 @@ def build_components(settings: Settings, environ: Mapping[str, str]) -> list[Com
             "backend",
             [python, "-m", "gunicorn", "--config", "backend/gunicorn.conf.py"],
             backend_env,
-            _http_ok(f"{settings.backend_url}/healthz"),
+            partial(http_ok, f"{settings.backend_url}/healthz"),
             timeout=60.0,
         ),
         Component(
             "runner",
             [python, "-m", "runner_plugins", "--listen", str(settings.runner_socket)],
             {**base, "RUNNER_LOG_LEVEL": base.get("RUNNER_LOG_LEVEL", "INFO")},
-            _socket_ok(settings.runner_socket),
+            partial(socket_accepts, settings.runner_socket),
             timeout=30.0,
         ),
         Component(
@@ -155,7 +131,10 @@ def build_components(settings: Settings, environ: Mapping[str, str]) -> list[Com
                 str(settings.runner_socket),
             ],
             gateway_env,
-            _http_ok(f"http://{settings.host}:{settings.gateway_port}/.well-known/ai-plugin.json"),
+            partial(
+                http_ok,
+                f"http://{settings.host}:{settings.gateway_port}/.well-known/ai-plugin.json",
+            ),
             timeout=30.0,
         ),
     ]
@@ -330,13 +309,3 @@ def read_state(settings: Settings) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -7,20 +7,14 @@ stack) need the same three steps; one copy keeps their timeouts and failure mess
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from stack.probes import free_port, http_ok
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the kernel's pick)."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+__all__ = ["free_port", "stop", "wait_until_healthy"]
 
 
 def wait_until_healthy(
@@ -30,11 +24,8 @@ def wait_until_healthy(
     deadline = time.monotonic() + timeout
     while True:
         assert process.poll() is None, f"server exited: {log.read_text()}"
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+        if http_ok(url):
+            return
         assert time.monotonic() < deadline, f"server not ready: {log.read_text()}"
         time.sleep(0.1)
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from aiohttp import web
 from gateway.app import Gateway, Limits
 from gateway.config import parse
 from runner_plugins.client import RunnerClient
+from stack.probes import socket_accepts, wait_until
 from tests.processes import stop
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,21 +179,13 @@ def runner_socket() -> Iterator[str]:
 
 
 def _wait_for_socket(path: str, process: subprocess.Popen[bytes]) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            err = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"runner exited with {process.returncode}: {err}")
-        try:
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.connect(path)
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("runner socket never became ready")
+    try:
+        wait_until(partial(socket_accepts, path), timeout=20, what="runner socket", process=process)
+    except RuntimeError as exc:
+        err = (
+            process.stderr.read().decode() if process.stderr and process.poll() is not None else ""
+        )
+        raise RuntimeError(f"{exc}: {err}") from None
 
 
 def body_json(response: httpx.Response) -> Any:

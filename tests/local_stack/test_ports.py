@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import socket
 
-from stack.__main__ import _in_use
+from stack.probes import port_in_use
 
 
-def test_a_listening_port_is_in_use() -> None:
+def test_a_listening_port_isport_in_use() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        assert _in_use(listener.getsockname()[1])
+        assert port_in_use(listener.getsockname()[1])
 
 
 def test_time_wait_connections_of_a_stopped_server_do_not_block_a_restart() -> None:
@@ -26,4 +26,4 @@ def test_time_wait_connections_of_a_stopped_server_do_not_block_a_restart() -> N
             served, _ = listener.accept()
             served.close()  # the server side closes first: it keeps the TIME_WAIT
             assert client.recv(1) == b""
-    assert not _in_use(port)
+    assert not port_in_use(port)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.supervisor import Component, Settings, StackError, Supervisor, alive, read_state
+from stack.probes import alive
+from stack.supervisor import Component, Settings, StackError, Supervisor, read_state
 
 
 def _settings(tmp_path: Path) -> Settings:

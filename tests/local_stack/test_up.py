@@ -26,7 +26,7 @@ import httpx
 import pytest
 from dotenv import dotenv_values
 
-from stack.supervisor import alive
+from stack.probes import alive
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
