@@ -31,6 +31,18 @@ async def test_public_surface_needs_no_key_and_gets_the_secret(
     assert header(forwarded, "X-Forwarded-For") == ["127.0.0.1"]
 
 
+async def test_a_client_x_forwarded_for_is_kept_and_the_peer_appended(
+    project_gateway: Running, echo: Echo
+) -> None:
+    # APISIX proxies with nginx's $proxy_add_x_forwarded_for: the client's list, then its peer.
+    response = await project_gateway.client.get(
+        "/openapi.yaml", headers={"X-Forwarded-For": "203.0.113.7, 198.51.100.2"}
+    )
+    assert response.status_code == 200
+    assert header(echo.last, "X-Forwarded-For") == ["203.0.113.7, 198.51.100.2, 127.0.0.1"]
+    assert header(echo.last, "X-Real-IP") == ["127.0.0.1"]
+
+
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
