@@ -128,11 +128,13 @@ async def test_concurrent_extra_info_questions_are_answered_in_order(live: LiveR
 
 
 async def test_deadline_while_waiting_for_extra_info_closes_that_connection(socket_path):
-    server = await start_runner(socket_path, plugins(), request_timeout=0.1)
+    server = await start_runner(socket_path, plugins(), request_timeout=0.1, sweep_interval=0.02)
     client = RunnerClient(socket_path)
 
     async def slow_apisix(query: ExtraInfoQuery) -> bytes | None:
-        await asyncio.sleep(1.5)  # longer than the deadline plus one sweep
+        # Answer only once the runner has given up on the request and closed the connection.
+        while server.connection_count:
+            await asyncio.sleep(0.01)
         return b"late"
 
     try:
