@@ -83,7 +83,7 @@ def _serve_buffered(listen: str) -> None:
     from runner_plugins import server
     from runner_plugins.__main__ import main
 
-    server._Connection = buffered_connection_class()  # type: ignore[misc]
+    server._Connection = buffered_connection_class()  # type: ignore[misc,assignment]
     sys.exit(main(["--listen", listen, "--plugin", "runner_plugins.examples.static_stop"]))
 
 
@@ -97,7 +97,8 @@ def _spawn(path: str, buffered: bool) -> subprocess.Popen[bytes]:
                 raise SystemExit("buffered runner did not start")
             time.sleep(0.05)
         return proc
-    return runner_bench._spawn_runner(path, [])
+    spawned: subprocess.Popen[bytes] = runner_bench._spawn_runner(path, [])
+    return spawned
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import tempfile
 import time
 from array import array
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -125,7 +126,9 @@ class _Pinger(asyncio.Protocol):
             self.done.set_exception(ConnectionError(f"runner closed the connection: {exc}"))
 
 
-async def _worker(path: str, connections: int, seconds: float, warmup: float, calls: int) -> dict:
+async def _worker(
+    path: str, connections: int, seconds: float, warmup: float, calls: int
+) -> dict[str, Any]:
     token = _prepare_token(path)
     frame = encode_frame(
         RpcType.HTTP_REQ_CALL,
@@ -207,7 +210,9 @@ def _spawn_runner(path: str, extra: list[str]) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _drive(path: str, connections: int, procs: int, seconds: float, calls: int = 0) -> dict:
+def _drive(
+    path: str, connections: int, procs: int, seconds: float, calls: int = 0
+) -> dict[str, Any]:
     per = [connections // procs + (1 if i < connections % procs else 0) for i in range(procs)]
     per = [n for n in per if n]
     workers = [
@@ -248,7 +253,7 @@ def _drive(path: str, connections: int, procs: int, seconds: float, calls: int =
     }
 
 
-def _report_targets(results: dict[int, dict], growth: float | None, calls: int) -> int:
+def _report_targets(results: dict[int, dict[str, Any]], growth: float | None, calls: int) -> int:
     checks = []
     if 64 in results:
         checks.append(("RPC/s at 64 connections >= 20,000", results[64]["rate"] >= 20_000))
@@ -301,7 +306,7 @@ def main() -> None:
             )
             print("\n| connections | RPC/s | p50 ms | p99 ms | runner CPU % | client CPU % |")
             print("|---:|---:|---:|---:|---:|---:|")
-            results: dict[int, dict] = {}
+            results: dict[int, dict[str, Any]] = {}
             for level in (int(x) for x in args.levels.split(",")):
                 procs = 1 if level == 1 else min(args.procs, level)
                 cpu0 = cpu_seconds(runner.pid)

@@ -107,7 +107,7 @@ def test_blank_filters_are_ignored(client: FlaskClient) -> None:
 )
 @given(
     query=st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",)),
+        alphabet=st.characters(exclude_categories=["Cs"]),
         min_size=1,
         max_size=12,
     )

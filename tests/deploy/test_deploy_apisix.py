@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from deploy_files import (
+
+from errorshape import error_body
+from tests.deploy.deploy_files import (
     APISIX_YAML,
     CONFIG_YAML,
     MissingVariable,
@@ -17,8 +19,6 @@ from deploy_files import (
     validate,
     yaml_file,
 )
-
-from errorshape import error_body
 
 # Dummy values for the variables without default; each one is distinct so a test can tell
 # where a value ended up.

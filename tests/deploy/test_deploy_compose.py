@@ -6,7 +6,8 @@ import re
 from typing import Any
 
 import pytest
-from deploy_files import (
+
+from tests.deploy.deploy_files import (
     COMPOSE_YAML,
     ROOT,
     apisix_document,

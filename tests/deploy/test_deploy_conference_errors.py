@@ -18,10 +18,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from deploy_files import ROOT, SCHEMAS
 from multidict import CIMultiDict
 
 from gateway.conference_errors import ConferenceErrors
+from tests.deploy.deploy_files import ROOT, SCHEMAS
 
 luajit = pytest.importorskip("lupa.luajit21")
 

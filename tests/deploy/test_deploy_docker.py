@@ -11,7 +11,8 @@ from typing import Any
 
 import dockerfile
 import pytest
-from deploy_files import COMPOSE_YAML, CONFIG_YAML, ROOT, yaml_file
+
+from tests.deploy.deploy_files import COMPOSE_YAML, CONFIG_YAML, ROOT, yaml_file
 
 GATEWAY = ROOT / "docker" / "gateway.Dockerfile"
 BACKEND = ROOT / "docker" / "backend.Dockerfile"

@@ -17,9 +17,9 @@ import json
 import re
 
 import pytest
-from deploy_files import CONFIG_YAML, yaml_file
 
 from gateway.errors import ERROR_PAGE_PREFIX, ERROR_PAGE_STATUSES, is_error_page_uri, status_exit
+from tests.deploy.deploy_files import CONFIG_YAML, yaml_file
 
 _ERROR_PAGE = re.compile(r"^error_page\s+(\d{3})(?:\s+=(\d{3}))?\s+(@\w+|/\S+);$")
 _LOCATION = re.compile(

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from deploy_files import ROOT
+
+from tests.deploy.deploy_files import ROOT
 
 SCRIPT = ROOT / "docker" / "gateway_healthcheck.py"
 

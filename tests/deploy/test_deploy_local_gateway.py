@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from deploy_files import APISIX_YAML
+
+from tests.deploy.deploy_files import APISIX_YAML
 
 ENV = {
     "CHATGPT_API_KEY": "dummy-chatgpt-key",

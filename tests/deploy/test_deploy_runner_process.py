@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_files import CONFIG_YAML, apisix_document, yaml_file
 from werkzeug.serving import make_server
 
 from backend import create_app
 from runner_plugins.client import RunnerClient
 from runner_plugins.plugin import Stop
+from tests.deploy.deploy_files import CONFIG_YAML, apisix_document, yaml_file
 
 SECRET = "dummy-shared-secret"
 CONF_KEY = "route#speaker-context#ext-plugin-post-req#1"

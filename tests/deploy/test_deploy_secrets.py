@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from deploy_files import ROOT
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.core.secrets_collection import SecretsCollection
 from detect_secrets.settings import transient_settings
+
+from tests.deploy.deploy_files import ROOT
 
 # A run of base64/url-safe characters long enough to be a key; detect-secrets only looks at
 # quoted strings, so unquoted ones (KEY=value, YAML plain scalars) are checked here.

@@ -16,7 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from deploy_files import CONFIG_YAML, ROOT, yaml_file
+
+from tests.deploy.deploy_files import CONFIG_YAML, ROOT, yaml_file
 
 CONTEXT = ("pyproject.toml", "README.md", "backend", "runner_plugins")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -60,7 +61,7 @@ async def test_oversize_requests_get_json_and_the_gateway_keeps_serving(
 async def test_chunked_body_over_the_limit_is_413(start_gateway, echo: Echo) -> None:
     running = await start_gateway(_yaml(echo.address), {}, limits=Limits(max_body_bytes=100))
 
-    async def chunks():
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(5):
             yield b"x" * 50
 

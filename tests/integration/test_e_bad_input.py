@@ -115,13 +115,14 @@ def test_context_with_non_ascii_correlation_headers(
 ) -> None:
     # An id no other test asks for (the runner caches for 30 s), so the runner really calls
     # the backend with the propagated headers.
-    response = chatgpt.get(f"/speaker/{speaker_id}/context", headers=headers)
+    raw = {name.encode(): value for name, value in headers.items()}  # the bytes httpx sends
+    response = chatgpt.get(f"/speaker/{speaker_id}/context", headers=raw)
     assert response.status_code == 200, response.text
     assert response.json()["speaker"]["id"] == speaker_id
 
 
 def test_api_key_that_is_not_utf8_is_401(chatgpt: httpx.Client) -> None:
-    response = chatgpt.get("/speakers", headers={"apikey": b"\xe9\xff"})
+    response = chatgpt.get("/speakers", headers={b"apikey": b"\xe9\xff"})
     assert_error_shape(response, 401)
 
 

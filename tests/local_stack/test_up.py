@@ -62,7 +62,7 @@ class Output:
             try:
                 line = self._lines.get(timeout=0.5)
             except queue.Empty:
-                if self._process.poll() is not None and not self._thread.isalive():
+                if self._process.poll() is not None and not self._thread.is_alive():
                     break
                 continue
             seen.append(line)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import uvloop
@@ -14,14 +15,14 @@ import uvloop
 from runner_plugins import server
 from runner_plugins.client import RunnerClient
 from runner_plugins.config import RunnerConfig
-from runner_plugins.plugin import Stop
+from runner_plugins.plugin import Rewrite, Stop
 from runner_plugins.registry import PluginRegistry
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "protocol_bench.py"
 CONF = [("static-stop", '{"status": 200, "body": "ok", "content_type": "text/plain"}')]
 
 
-def _bench_module():  # type: ignore[no-untyped-def]
+def _bench_module() -> Any:
     spec = importlib.util.spec_from_file_location("protocol_bench", BENCH)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -35,7 +36,7 @@ def test_buffered_variant_reads_through_get_buffer(socket_path, monkeypatch, loo
     assert not issubclass(buffered, asyncio.Protocol)  # else uvloop calls data_received
     monkeypatch.setattr(server, "_Connection", buffered)
 
-    async def scenario() -> tuple[list[object], int]:
+    async def scenario() -> tuple[list[Stop | Rewrite | None], int]:
         registry = PluginRegistry.from_modules(["runner_plugins.examples.static_stop"])
         runner = server.RunnerServer(RunnerConfig(socket_path=socket_path), registry)
         await runner.start()
@@ -44,7 +45,7 @@ def test_buffered_variant_reads_through_get_buffer(socket_path, monkeypatch, loo
             replies = [
                 await client.http_req_call(CONF, "k", method="GET", path=f"/{i}") for i in range(5)
             ]
-            reads = sum(c.reads for c in runner._connections)
+            reads = sum(cast(Any, c).reads for c in runner._connections)
         finally:
             await client.close()
             await runner.shutdown()

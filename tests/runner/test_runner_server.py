@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import stat
+from typing import Any
 
 import pytest
 
@@ -64,9 +65,10 @@ def req_frame(token: int, req_id: int = 1) -> bytes:
     )
 
 
-def echo(reply: object) -> dict:
+def echo(reply: object) -> dict[str, Any]:
     assert isinstance(reply, Stop), reply
-    return json.loads(reply.body)
+    doc: dict[str, Any] = json.loads(reply.body)
+    return doc
 
 
 async def test_request_fields_arrive_intact(live: LiveRunner):
@@ -532,7 +534,8 @@ async def test_reading_pauses_while_busy_and_resumes(live: LiveRunner):
     await asyncio.sleep(0.05)  # the slow request is in flight
     writer.write(b"".join(req_frame(fast, i) for i in range(1, 51)))  # ~2.5 KB queued behind it
     await asyncio.sleep(0.1)
-    assert connection._read_paused  # not buffering without bound while busy
+    paused_while_busy: bool = connection._read_paused
+    assert paused_while_busy  # not buffering without bound while busy
     ids = [oracle.read_req_call_reply((await read_frame(reader))[1])["id"] for _ in range(51)]
     assert ids == list(range(51))
     assert not connection._read_paused
