@@ -115,6 +115,78 @@ def _runner(socket_path: str, conf: tuple[tuple[str, str], ...], key: str, secon
     return asyncio.run(_drive_runner(socket_path, conf, key, seconds, concurrency))
 
 
+_Row = tuple[str, str, dict[str, float]]
+
+
+def _start_cold_gateway(env: dict[str, str], cold_text: str) -> subprocess.Popen[bytes]:
+    """A second gateway whose context route caches nothing (cache_ttl_s 0)."""
+    (STATE / "apisix-cold.yaml").write_text(cold_text)
+    socket_path = str(STATE / "run" / "runner.sock")
+    with (STATE / "log" / "gateway-cold.log").open("ab") as log:
+        cold = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "--config", str(STATE / "apisix-cold.yaml"),
+             "--port", str(COLD_PORT), "--runner-socket", socket_path],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    wait_until(
+        partial(http_ok, f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json"),
+        timeout=30,
+        what="cold-cache gateway",
+        process=cold,
+    )
+    return cold
+
+
+def _context_conf(source: str, env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    route = next(r for r in parse(source, env).routes if r.id == "speaker-context")
+    plugin = route.plugins["ext-plugin-post-req"]
+    assert isinstance(plugin, ExtPlugin)
+    return plugin.entries
+
+
+def _measure(
+    env: dict[str, str], secrets: dict[str, str], texts: dict[str, str], args: argparse.Namespace
+) -> list[_Row]:
+    """Every row of the table: wrk through HTTP, or the runner driven directly."""
+    backend = {"X-Conference-Secret": secrets["CONFERENCE_SHARED_SECRET"]}
+    key = {"apikey": secrets["CHATGPT_API_KEY"]}
+    gw = f"http://127.0.0.1:{GATEWAY_PORT}"
+    be = f"http://127.0.0.1:{BACKEND_PORT}"
+    plans = [
+        ("API route `GET /speaker/1`", "backend direct", be + SPEAKER_PATH, backend),
+        ("API route `GET /speaker/1`", "through gateway", gw + SPEAKER_PATH, key),
+        ("context, cache warm", "runner direct", "warm", {}),
+        ("context, cache warm", "through gateway", gw + CONTEXT_PATH, key),
+        ("context, cache cold (ttl 0)", "runner direct", "cold", {}),
+        ("context, cache cold (ttl 0)", "through gateway",
+         f"http://127.0.0.1:{COLD_PORT}{CONTEXT_PATH}", key),
+    ]  # fmt: skip
+    socket_path = str(STATE / "run" / "runner.sock")
+    rows = []
+    for label, how, target, headers in plans:
+        if how == "runner direct":
+            conf = _context_conf(texts[target], env)
+            key_name = f"route#bench-{target}#ext-plugin-post-req#1"
+            result = _runner(socket_path, conf, key_name, args.seconds, args.connections)
+        else:
+            _wrk(target, headers, 2, args.connections)  # warm-up
+            result = _wrk(target, headers, args.seconds, args.connections)
+        rows.append((label, how, result))
+        print(f"  {label} / {how}: {result['rps']:.0f} req/s", file=sys.stderr)
+    return rows
+
+
+def _print_table(rows: list[_Row], args: argparse.Namespace) -> None:
+    print(f"\n{args.connections} connections, {args.seconds} s per row after a 2 s warm-up.\n")
+    print("| route | path | req/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, how, r in rows:
+        print(
+            f"| {label} | {how} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{r['non2xx']:.0f} |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -134,65 +206,14 @@ def main() -> int:
         text = (ROOT / "apisix" / "apisix.yaml").read_text()
         cold_text = text.replace('"cache_ttl_s": 30', '"cache_ttl_s": 0')
         assert cold_text != text, "the context conf no longer sets cache_ttl_s: 30"
-        (STATE / "apisix-cold.yaml").write_text(cold_text)
-        socket_path = str(STATE / "run" / "runner.sock")
-        with (STATE / "log" / "gateway-cold.log").open("ab") as log:
-            cold = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "--config", str(STATE / "apisix-cold.yaml"),
-                 "--port", str(COLD_PORT), "--runner-socket", socket_path],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        wait_until(
-            partial(http_ok, f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json"),
-            timeout=30,
-            what="cold-cache gateway",
-        )
-
-        def context_conf(source: str) -> tuple[tuple[str, str], ...]:
-            route = next(r for r in parse(source, env).routes if r.id == "speaker-context")
-            plugin = route.plugins["ext-plugin-post-req"]
-            assert isinstance(plugin, ExtPlugin)
-            return plugin.entries
-
-        backend = {"X-Conference-Secret": secrets["CONFERENCE_SHARED_SECRET"]}
-        key = {"apikey": secrets["CHATGPT_API_KEY"]}
-        gw = f"http://127.0.0.1:{GATEWAY_PORT}"
-        be = f"http://127.0.0.1:{BACKEND_PORT}"
-        plans = [
-            ("API route `GET /speaker/1`", "backend direct", be + SPEAKER_PATH, backend),
-            ("API route `GET /speaker/1`", "through gateway", gw + SPEAKER_PATH, key),
-            ("context, cache warm", "runner direct", "warm", {}),
-            ("context, cache warm", "through gateway", gw + CONTEXT_PATH, key),
-            ("context, cache cold (ttl 0)", "runner direct", "cold", {}),
-            ("context, cache cold (ttl 0)", "through gateway",
-             f"http://127.0.0.1:{COLD_PORT}{CONTEXT_PATH}", key),
-        ]  # fmt: skip
-        rows = []
-        for label, how, target, headers in plans:
-            if how == "runner direct":
-                source = text if target == "warm" else cold_text
-                conf = context_conf(source)
-                key_name = f"route#bench-{target}#ext-plugin-post-req#1"
-                result = _runner(socket_path, conf, key_name, args.seconds, args.connections)
-            else:
-                _wrk(target, headers, 2, args.connections)  # warm-up
-                result = _wrk(target, headers, args.seconds, args.connections)
-            rows.append((label, how, result))
-            print(f"  {label} / {how}: {result['rps']:.0f} req/s", file=sys.stderr)
+        cold = _start_cold_gateway(env, cold_text)
+        rows = _measure(env, secrets, {"warm": text, "cold": cold_text}, args)
     finally:
         if cold is not None:
             cold.send_signal(signal.SIGTERM)
             cold.wait(timeout=15)
         _stack("down", env=env)
-
-    print(f"\n{args.connections} connections, {args.seconds} s per row after a 2 s warm-up.\n")
-    print("| route | path | req/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---:|---:|---:|---:|")
-    for label, how, r in rows:
-        print(
-            f"| {label} | {how} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-            f"{r['non2xx']:.0f} |"
-        )
+    _print_table(rows, args)
     return 0
 
 

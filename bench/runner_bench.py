@@ -268,7 +268,7 @@ def _report_targets(results: dict[int, dict[str, Any]], growth: float | None, ca
     return sum(not ok for _, ok in checks)
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--socket")
@@ -291,7 +291,46 @@ def main() -> None:
         default=[],
         help="extra runner flag, e.g. --runner-arg=--no-uvloop",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _throughput_table(
+    path: str, runner: subprocess.Popen[bytes], args: argparse.Namespace
+) -> dict[int, dict[str, Any]]:
+    """One row per connection level: rate, latency, runner and client CPU."""
+    print("\n| connections | RPC/s | p50 ms | p99 ms | runner CPU % | client CPU % |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    results: dict[int, dict[str, Any]] = {}
+    for level in (int(x) for x in args.levels.split(",")):
+        procs = 1 if level == 1 else min(args.procs, level)
+        cpu0 = cpu_seconds(runner.pid)
+        t0 = time.perf_counter()
+        r = results[level] = _drive(path, level, procs, args.seconds)
+        wall = time.perf_counter() - t0
+        runner_cpu = (cpu_seconds(runner.pid) - cpu0) / wall * 100
+        print(
+            f"| {level} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{runner_cpu:.0f} | {r['client_cpu'] / r['elapsed'] * 100:.0f} |",
+            flush=True,
+        )
+    return results
+
+
+def _rss_growth(path: str, runner: subprocess.Popen[bytes], args: argparse.Namespace) -> float:
+    """RSS before and after ``args.million`` calls at 64 connections; returns the growth."""
+    before = rss_mib(runner.pid)
+    r = _drive(path, 64, args.procs, 0, calls=args.million)
+    after = rss_mib(runner.pid)
+    print(
+        f"\nRSS over {r['count']:,} calls at 64 connections: {before:.1f} MiB -> "
+        f"{after:.1f} MiB ({after - before:+.1f} MiB); {r['rate']:,.0f} RPC/s, "
+        f"p99 {r['p99']:.2f} ms"
+    )
+    return after - before
+
+
+def main() -> None:
+    args = _arguments()
     if args.worker:
         worker_main(args)
         return
@@ -304,32 +343,8 @@ def main() -> None:
                 f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
-            print("\n| connections | RPC/s | p50 ms | p99 ms | runner CPU % | client CPU % |")
-            print("|---:|---:|---:|---:|---:|---:|")
-            results: dict[int, dict[str, Any]] = {}
-            for level in (int(x) for x in args.levels.split(",")):
-                procs = 1 if level == 1 else min(args.procs, level)
-                cpu0 = cpu_seconds(runner.pid)
-                t0 = time.perf_counter()
-                r = results[level] = _drive(path, level, procs, args.seconds)
-                wall = time.perf_counter() - t0
-                runner_cpu = (cpu_seconds(runner.pid) - cpu0) / wall * 100
-                print(
-                    f"| {level} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                    f"{runner_cpu:.0f} | {r['client_cpu'] / r['elapsed'] * 100:.0f} |",
-                    flush=True,
-                )
-            growth = None
-            if args.million:
-                before = rss_mib(runner.pid)
-                r = _drive(path, 64, args.procs, 0, calls=args.million)
-                after = rss_mib(runner.pid)
-                growth = after - before
-                print(
-                    f"\nRSS over {r['count']:,} calls at 64 connections: {before:.1f} MiB -> "
-                    f"{after:.1f} MiB ({growth:+.1f} MiB); {r['rate']:,.0f} RPC/s, "
-                    f"p99 {r['p99']:.2f} ms"
-                )
+            results = _throughput_table(path, runner, args)
+            growth = _rss_growth(path, runner, args) if args.million else None
             missed = _report_targets(results, growth, args.million)
             if missed and args.strict:
                 raise SystemExit(1)
