@@ -74,164 +74,137 @@ async def _wait_for_socket(path: str, process: subprocess.Popen[bytes]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def main(args: argparse.Namespace) -> int:
-    delay = args.delay_ms / 1000.0
-    fake = FakeBackend(data=seed(n_speakers=64, sessions_per_speaker=3), all_delay=delay)
-    await fake.start()
-    names = [s["name"] for s in fake.data["speakers"].values() if s["name"].startswith("Speaker")]
+#: (scenario, p50 ms, p99 ms, target, notes, target met)
+_Row = tuple[str, float, float, str, str, bool]
+_Conf = list[tuple[str, str]]
 
-    def conf(**extra: Any) -> list[tuple[str, str]]:
-        value = {"backend_url": fake.url, "secret": BENCH_SECRET, **extra}
-        return [("conference-context", json.dumps(value))]
 
-    with tempfile.TemporaryDirectory(prefix="ctxb-", dir="/tmp") as tmp:
-        sock = str(Path(tmp) / "r.sock")
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "runner_plugins", "--listen", sock, "--log-level", "ERROR"],
-            cwd=ROOT,
+def _latency_row(name: str, lat: list[float], target: str, notes: str, ok: bool) -> _Row:
+    return (name, statistics.median(lat), _pct(lat, 99), target, notes, ok)
+
+
+async def _floor_row(fake: FakeBackend, args: argparse.Namespace) -> _Row:
+    """One direct GET to the fake backend: the cost the context calls cannot go below."""
+    async with aiohttp.ClientSession() as session:
+
+        async def floor(i: int) -> None:
+            async with session.get(f"{fake.url}/speaker/{1 + i % 60}") as response:
+                await response.read()
+
+        await _timed(5, floor)
+        lat = await _timed(args.samples, floor)
+    target = f"{args.delay_ms} ms + fake's own cost"
+    return _latency_row("floor: 1 direct backend GET, no runner", lat, target, "-", True)
+
+
+async def _miss_rows(
+    client: RunnerClient, no_cache: _Conf, names: list[str], args: argparse.Namespace
+) -> list[_Row]:
+    """Context by id and by name, nothing cached: the fan-out itself."""
+
+    async def by_id(i: int) -> None:
+        path = f"/speaker/{1 + i % 60}/context"
+        _check(await client.http_req_call(no_cache, "id", method="GET", path=path))
+
+    async def by_name(i: int) -> None:
+        arg = [("speakername", names[i % len(names)])]
+        action = await client.http_req_call(
+            no_cache, "id", method="GET", path="/speakers/context", args=arg
         )
-        client = RunnerClient(sock, read_timeout=30.0, max_idle=256)
-        rows: list[tuple[str, float, float, str, str, bool]] = []
-        try:
-            await _wait_for_socket(sock, runner)
-            no_cache = conf(cache_ttl_s=0, max_concurrency=args.cap)
+        _check(action)
 
-            async def by_id(i: int) -> None:
-                path = f"/speaker/{1 + i % 60}/context"
-                _check(await client.http_req_call(no_cache, "id", method="GET", path=path))
+    await _timed(5, by_id)
+    await _timed(5, by_name)
+    lat_id = await _timed(args.samples, by_id)
+    lat_name = await _timed(args.samples, by_name)
+    target_id, target_name = args.delay_ms + 10, 2 * args.delay_ms + 10
+    notes = f"{3 * args.delay_ms} ms (3 calls)"
+    return [
+        _latency_row(
+            "context by id (3 sources)",
+            lat_id,
+            f"<= {target_id} ms",
+            notes,
+            statistics.median(lat_id) <= target_id,
+        ),
+        _latency_row(
+            "context by name (resolve, then 2)",
+            lat_name,
+            f"<= {target_name} ms",
+            notes,
+            statistics.median(lat_name) <= target_name,
+        ),
+    ]
 
-            async def by_name(i: int) -> None:
-                arg = [("speakername", names[i % len(names)])]
-                action = await client.http_req_call(
-                    no_cache, "id", method="GET", path="/speakers/context", args=arg
-                )
-                _check(action)
 
-            async with aiohttp.ClientSession() as session:
+async def _socket_hit_row(client: RunnerClient, cached: _Conf, args: argparse.Namespace) -> _Row:
+    async def hit(i: int) -> None:
+        path = "/speaker/1/context"
+        _check(await client.http_req_call(cached, "cached", method="GET", path=path))
 
-                async def floor(i: int) -> None:
-                    async with session.get(f"{fake.url}/speaker/{1 + i % 60}") as response:
-                        await response.read()
+    await _timed(3, hit)
+    lat = await _timed(args.samples * 10, hit)
+    return _latency_row("cache hit, through the socket", lat, "(RPC hop included)", "-", True)
 
-                await _timed(5, floor)
-                lat_floor = await _timed(args.samples, floor)
-            rows.append(
-                (
-                    "floor: 1 direct backend GET, no runner",
-                    statistics.median(lat_floor),
-                    _pct(lat_floor, 99),
-                    f"{args.delay_ms} ms + fake's own cost",
-                    "-",
-                    True,
-                )
+
+async def _plugin_hit_row(cached: _Conf, args: argparse.Namespace) -> _Row:
+    """A cache hit with the plugin called in-process: no socket, no codec."""
+    plugin = ContextPlugin()
+    await plugin.startup()
+    try:
+        parsed = parse_conf(cached[0][1])
+        request = StaticRequest(path="/speaker/1/context", headers=(("x-request-id", "bench"),))
+
+        async def direct(i: int) -> None:
+            _check(await plugin.request_filter(parsed, request))
+
+        await _timed(3, direct)
+        lat = await _timed(args.samples * 20, direct)
+    finally:
+        await plugin.shutdown()
+    ok = statistics.median(lat) < 1.0
+    return _latency_row("cache hit, inside the plugin", lat, "< 1 ms p50", "-", ok)
+
+
+async def _concurrent_row(
+    client: RunnerClient,
+    runner: subprocess.Popen[bytes],
+    fake: FakeBackend,
+    no_cache: _Conf,
+    args: argparse.Namespace,
+) -> _Row:
+    """``args.concurrent`` requests at once: all answered, the backend cap held."""
+    fake.max_in_flight = 0
+    calls_before = len(fake.calls)
+    cpu_runner, cpu_self = cpu_seconds(runner.pid), time.process_time()
+    started = time.perf_counter()
+    actions = await asyncio.gather(
+        *(
+            client.http_req_call(
+                no_cache, "id", method="GET", path=f"/speaker/{1 + i % 60}/context"
             )
-            await _timed(5, by_id)
-            await _timed(5, by_name)
-            lat_id = await _timed(args.samples, by_id)
-            lat_name = await _timed(args.samples, by_name)
-            target_id, target_name = args.delay_ms + 10, 2 * args.delay_ms + 10
-            rows.append(
-                (
-                    "context by id (3 sources)",
-                    statistics.median(lat_id),
-                    _pct(lat_id, 99),
-                    f"<= {target_id} ms",
-                    f"{3 * args.delay_ms} ms (3 calls)",
-                    statistics.median(lat_id) <= target_id,
-                )
-            )
-            rows.append(
-                (
-                    "context by name (resolve, then 2)",
-                    statistics.median(lat_name),
-                    _pct(lat_name, 99),
-                    f"<= {target_name} ms",
-                    f"{3 * args.delay_ms} ms (3 calls)",
-                    statistics.median(lat_name) <= target_name,
-                )
-            )
+            for i in range(args.concurrent)
+        ),
+        return_exceptions=True,
+    )
+    wall = (time.perf_counter() - started) * 1000.0
+    cpu_runner = cpu_seconds(runner.pid) - cpu_runner
+    cpu_self = time.process_time() - cpu_self
+    ok = sum(1 for a in actions if isinstance(a, Stop) and a.status == 200)
+    capped = fake.max_in_flight <= args.cap
+    return (
+        f"{args.concurrent} concurrent by id (wall)",
+        wall,
+        wall,
+        f"all 200, backend in-flight <= {args.cap}",
+        f"{ok}/{args.concurrent} ok, {len(fake.calls) - calls_before} calls, "
+        f"max in-flight {fake.max_in_flight}; CPU s: runner {cpu_runner:.2f}, "
+        f"fake backend + client {cpu_self:.2f}",
+        ok == args.concurrent and capped,
+    )
 
-            cached = conf(cache_ttl_s=300, max_concurrency=args.cap)
 
-            async def hit(i: int) -> None:
-                path = "/speaker/1/context"
-                _check(await client.http_req_call(cached, "cached", method="GET", path=path))
-
-            await _timed(3, hit)
-            lat_hit = await _timed(args.samples * 10, hit)
-            rows.append(
-                (
-                    "cache hit, through the socket",
-                    statistics.median(lat_hit),
-                    _pct(lat_hit, 99),
-                    "(RPC hop included)",
-                    "-",
-                    True,
-                )
-            )
-
-            plugin = ContextPlugin()
-            await plugin.startup()
-            try:
-                parsed = parse_conf(cached[0][1])
-                request = StaticRequest(
-                    path="/speaker/1/context", headers=(("x-request-id", "bench"),)
-                )
-
-                async def direct(i: int) -> None:
-                    _check(await plugin.request_filter(parsed, request))
-
-                await _timed(3, direct)
-                lat_direct = await _timed(args.samples * 20, direct)
-            finally:
-                await plugin.shutdown()
-            rows.append(
-                (
-                    "cache hit, inside the plugin",
-                    statistics.median(lat_direct),
-                    _pct(lat_direct, 99),
-                    "< 1 ms p50",
-                    "-",
-                    statistics.median(lat_direct) < 1.0,
-                )
-            )
-
-            fake.max_in_flight = 0
-            calls_before = len(fake.calls)
-            cpu_runner, cpu_self = cpu_seconds(runner.pid), time.process_time()
-            started = time.perf_counter()
-            actions = await asyncio.gather(
-                *(
-                    client.http_req_call(
-                        no_cache, "id", method="GET", path=f"/speaker/{1 + i % 60}/context"
-                    )
-                    for i in range(args.concurrent)
-                ),
-                return_exceptions=True,
-            )
-            wall = (time.perf_counter() - started) * 1000.0
-            cpu_runner = cpu_seconds(runner.pid) - cpu_runner
-            cpu_self = time.process_time() - cpu_self
-            ok = sum(1 for a in actions if isinstance(a, Stop) and a.status == 200)
-            capped = fake.max_in_flight <= args.cap
-            rows.append(
-                (
-                    f"{args.concurrent} concurrent by id (wall)",
-                    wall,
-                    wall,
-                    f"all 200, backend in-flight <= {args.cap}",
-                    f"{ok}/{args.concurrent} ok, {len(fake.calls) - calls_before} calls, "
-                    f"max in-flight {fake.max_in_flight}; CPU s: runner {cpu_runner:.2f}, "
-                    f"fake backend + client {cpu_self:.2f}",
-                    ok == args.concurrent and capped,
-                )
-            )
-        finally:
-            await client.close()
-            runner.terminate()
-            runner.wait(timeout=10)
-            await fake.stop()
-
+def _print_table(rows: list[_Row], args: argparse.Namespace) -> None:
     print(
         f"backend delay {args.delay_ms} ms per call; {args.samples} samples per latency row "
         f"(x10 socket cache hits, x20 in-plugin hits); cap {args.cap}; {os.cpu_count()} CPUs, "
@@ -244,6 +217,42 @@ async def main(args: argparse.Namespace) -> int:
         print(
             f"| {name} | {p50:.2f} | {p99:.2f} | {target} | {notes} | {'yes' if passed else 'NO'} |"
         )
+
+
+async def main(args: argparse.Namespace) -> int:
+    delay = args.delay_ms / 1000.0
+    fake = FakeBackend(data=seed(n_speakers=64, sessions_per_speaker=3), all_delay=delay)
+    await fake.start()
+    names = [s["name"] for s in fake.data["speakers"].values() if s["name"].startswith("Speaker")]
+
+    def conf(**extra: Any) -> _Conf:
+        value = {"backend_url": fake.url, "secret": BENCH_SECRET, **extra}
+        return [("conference-context", json.dumps(value))]
+
+    with tempfile.TemporaryDirectory(prefix="ctxb-", dir="/tmp") as tmp:
+        sock = str(Path(tmp) / "r.sock")
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "runner_plugins", "--listen", sock, "--log-level", "ERROR"],
+            cwd=ROOT,
+        )
+        client = RunnerClient(sock, read_timeout=30.0, max_idle=256)
+        try:
+            await _wait_for_socket(sock, runner)
+            no_cache = conf(cache_ttl_s=0, max_concurrency=args.cap)
+            cached = conf(cache_ttl_s=300, max_concurrency=args.cap)
+            rows = [
+                await _floor_row(fake, args),
+                *await _miss_rows(client, no_cache, names, args),
+                await _socket_hit_row(client, cached, args),
+                await _plugin_hit_row(cached, args),
+                await _concurrent_row(client, runner, fake, no_cache, args),
+            ]
+        finally:
+            await client.close()
+            runner.terminate()
+            runner.wait(timeout=10)
+            await fake.stop()
+    _print_table(rows, args)
     return 0 if all(row[-1] for row in rows) else 1
 
 
