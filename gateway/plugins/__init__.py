@@ -13,6 +13,8 @@ docs/local-stack.md). One module per family:
 * ``transform``  request-id, cors, proxy-rewrite;
 * ``external``   ext-plugin-pre-req / post-req / post-resp and the runner conversation;
 * ``catalog``    which plugins routes and consumers may use, conf validation, ``_meta``.
+
+The project's own ``conference-errors`` plugin lives in ``gateway/conference_errors.py``.
 """
 
 from __future__ import annotations

@@ -308,7 +308,7 @@ def test_lua_schema_refuses_bad_confs(lua: Lua, conf: dict[str, Any]) -> None:
 
 
 def test_image_ships_the_plugin_where_config_yaml_looks() -> None:
-    from deploy_files import CONFIG_YAML, yaml_file
+    from tests.deploy.deploy_files import CONFIG_YAML, yaml_file
 
     config = yaml_file(CONFIG_YAML)
     assert "conference-errors" in config["plugins"]

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from stack import banner
-from stack.supervisor import Settings, alive
+from stack.probes import alive
+from stack.supervisor import Settings
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

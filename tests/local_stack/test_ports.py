@@ -7,7 +7,7 @@ import socket
 from stack.probes import port_in_use
 
 
-def test_a_listening_port_isport_in_use() -> None:
+def test_a_listening_port_is_in_use() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
