@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": f"sqlite:///{REPO_ROOT / 'var' / 'conference.sqlite3'}",
-    # Empty: no secret check (development only; every stack sets one).
+    # Required: create_app refuses to build an app without it (see require_secret).
     "SHARED_SECRET": "",
     "SECRET_HEADER": "X-Conference-Secret",
     "PUBLIC_URL": "http://localhost:9080",
@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _BOOLEAN_KEYS = ("SEED_ON_START",)
+
+#: The one way to run without a shared secret: a test's own mapping sets both
+#: ``TESTING`` and this key to the boolean ``True``. Environment values are
+#: always strings, so no variable (``CONFERENCE_TESTING=true`` included) can
+#: switch the check off in a deployment.
+NO_SECRET_OPT_OUT = "TESTING_WITHOUT_SHARED_SECRET"
 _INTEGER_KEYS = ("MAX_CONTENT_LENGTH",)
 
 
@@ -82,3 +88,16 @@ def _coerce(config: Config) -> None:
         if not isinstance(config[key], str):
             raise ConfigError(f"{key} must be a string")
     config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/")
+    require_secret(config)
+
+
+def require_secret(config: Config) -> None:
+    """Fail closed: without a secret every caller could bypass the gateway."""
+    if config["SHARED_SECRET"]:
+        return
+    if config.get("TESTING") is True and config.get(NO_SECRET_OPT_OUT) is True:
+        return
+    raise ConfigError(
+        "CONFERENCE_SHARED_SECRET is not set: the backend refuses to start without the secret "
+        "the gateway adds to every request (make up / make env-file generate it into .env)"
+    )

@@ -21,10 +21,14 @@ OPEN_PATHS = frozenset({"/healthz"})
 
 
 def init_app(app: Flask) -> None:
-    """Install the secret check on ``app`` when a secret is configured."""
+    """Install the secret check on ``app``.
+
+    :func:`backend.config.require_secret` already refused an empty secret unless a
+    test configuration opted out explicitly; only then is there nothing to install.
+    """
     secret: str = app.config["SHARED_SECRET"]
     if not secret:
-        logger.warning("SHARED_SECRET is empty: the backend accepts requests from anyone")
+        logger.warning("test configuration without a shared secret: every request is accepted")
         return
     app.extensions["shared_secret"] = secret.encode("utf-8")
     app.before_request(_require_secret)

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from backend import create_app
+from backend.config import NO_SECRET_OPT_OUT
 
 #: Fixed "now" of the injected clock (feedback created_at).
 FIXED_NOW = datetime(2026, 6, 9, 12, 30, tzinfo=UTC)
@@ -29,11 +30,16 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Callable[..., Flask]:
-    """Build apps on the same per-test database file; mapping overrides allowed."""
+    """Build apps on the same per-test database file; mapping overrides allowed.
+
+    Tests of the API itself opt out of the shared secret explicitly (the
+    ``secret_client`` and test_backend_security cover the check).
+    """
 
     def factory(**overrides: Any) -> Flask:
         config: dict[str, Any] = {
             "TESTING": True,
+            NO_SECRET_OPT_OUT: True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'conference.sqlite3'}",
             "PUBLIC_URL": "https://conference.example.test",
             "CLOCK": lambda: FIXED_NOW,

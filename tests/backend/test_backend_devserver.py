@@ -38,3 +38,19 @@ def test_python_m_backend_serves_the_seeded_api(tmp_path: Path) -> None:
         assert listed.status_code == 200 and listed.json()["total"] >= 60
     finally:
         stop(process, timeout=10, signum=signal.SIGINT)
+
+
+def test_python_m_backend_refuses_to_start_without_the_secret(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
+    env.pop("DATABASE_URL", None)
+    env.update(
+        CONFERENCE_BIND=f"127.0.0.1:{port}",
+        CONFERENCE_DATABASE_URL=f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "backend"], cwd=REPO, env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert b"CONFERENCE_SHARED_SECRET is not set" in done.stderr
+    assert not (tmp_path / "dev.sqlite3").exists()
