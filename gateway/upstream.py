@@ -4,7 +4,8 @@ Strategy: an upstream's ``keepalive_pool.idle_timeout`` becomes the connector's 
 timeout, its ``timeout`` the client's connect/read timeouts plus one outer
 deadline covering connect + send + read. Connection failures map to 502 and timeouts to 504,
 like nginx's ``proxy_pass``. Bodies are passed through untouched (no transparent
-decompression) and read with a size cap, so a runaway upstream cannot exhaust memory.
+decompression) and read to the end within a size bound (a 502 past it), so a runaway upstream
+cannot exhaust memory.
 ``keepalive_pool.size`` (idle connections kept) and ``.requests`` (reuses per connection) have no
 aiohttp equivalent, so gateway/config.py refuses them at startup.
 """
@@ -63,8 +64,9 @@ def _weighted(nodes: tuple[Node, ...]) -> Iterator[Node]:
 class UpstreamClient:
     """Sends requests to one upstream's nodes, round robin by weight."""
 
-    def __init__(self, upstream: Upstream) -> None:
+    def __init__(self, upstream: Upstream, max_body: int = MAX_UPSTREAM_BODY) -> None:
         self.upstream = upstream
+        self.max_body = max_body
         self._nodes = _weighted(upstream.nodes)
         self._session: aiohttp.ClientSession | None = None
 
@@ -133,9 +135,7 @@ class UpstreamClient:
                     data=body if body else None,
                     allow_redirects=False,
                 ) as response:
-                    payload = await response.content.read(MAX_UPSTREAM_BODY + 1)
-                    if len(payload) > MAX_UPSTREAM_BODY:
-                        raise UpstreamError(502, "upstream response body too large")
+                    payload = await _read_body(response, self.max_body)
                     status = response.status
                     resp_headers = CIMultiDict(
                         (k, v)
@@ -149,6 +149,29 @@ class UpstreamClient:
             logger.error("upstream %s failed: %s", url, exc)
             raise UpstreamError(502, str(exc) or type(exc).__name__) from exc
         return status, resp_headers, payload
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or UpstreamError(502) as soon as it is known to exceed ``limit``.
+
+    ``StreamReader.read(n)`` returns whatever is buffered (one TCP read's worth), not ``n``
+    bytes: a 1 MB body came back as its first ~128 KB with status 200. So read to the end,
+    refusing early on a declared Content-Length past the bound; the caller's deadline bounds
+    the time a slowly streamed body may take.
+    """
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        logger.error("upstream body of %d bytes exceeds the %d-byte bound", declared, limit)
+        raise UpstreamError(502, "upstream response body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            logger.error("upstream body exceeds the %d-byte bound", limit)
+            raise UpstreamError(502, "upstream response body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _netloc(node: Node) -> str:
