@@ -1,9 +1,10 @@
 """Calls to the Conference API: one pooled client per process, bounded and accounted.
 
 Strategy: :class:`Backend` is process-wide. It owns the single ``httpx.AsyncClient`` (created on
-the running loop, keep-alive pool, no proxies from the environment, no redirects) and one
-:class:`Upstream` per backend base URL holding that backend's concurrency semaphore, answer
-cache and circuit breaker. :class:`Fetcher` is per request: it carries the request's deadline
+the running loop, keep-alive pool, no proxies from the environment, no redirects) and, in a
+bounded LRU map, one :class:`Upstream` per backend base URL and conf bounds holding the
+concurrency semaphore and answer cache sized by that conf, plus the backend's circuit breaker.
+:class:`Fetcher` is per request: it carries the request's deadline
 (the conf's budget), the headers to propagate, and the breaker admission, and turns every call
 into a :class:`SourceResult` - it never raises for backend trouble, because a failing source is
 data for the merged document, not a crash.
@@ -21,6 +22,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
@@ -93,25 +95,42 @@ class _SourceFailure(Exception):
 
 @dataclass(slots=True)
 class Upstream:
-    """Per-backend state shared by every request of this process."""
+    """State shared by the requests of every conf with the same backend and bounds."""
 
     semaphore: asyncio.Semaphore
-    max_concurrency: int
     cache: SourceCache
     breaker: Breaker
-    warned: bool = False
+    #: Fetchers holding this state right now; an idle state is evicted first.
+    users: int = 0
+
+
+#: Distinct (backend_url, bounds) states kept per process. Routes rarely differ, but every conf
+#: APISIX sends is operator data, and each state holds a cache of up to ``cache_max_bytes``.
+MAX_UPSTREAM_STATES = 64
+
+_StateKey = tuple[str, int, int, int]
+
+
+def _state_key(conf: ContextConf) -> _StateKey:
+    return (conf.backend_url, conf.max_concurrency, conf.cache_max_entries, conf.cache_max_bytes)
 
 
 class Backend:
     """Process-wide owner of the HTTP client and of the per-backend state."""
 
     def __init__(
-        self, transport: httpx.AsyncBaseTransport | None = None, clock: Clock = time.monotonic
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.monotonic,
+        max_states: int = MAX_UPSTREAM_STATES,
     ) -> None:
         self._transport = transport
         self._clock = clock
         self._client: httpx.AsyncClient | None = None
-        self._upstreams: dict[str, Upstream] = {}
+        self._max_states = max_states
+        # Least recently used first.
+        self._upstreams: OrderedDict[_StateKey, Upstream] = OrderedDict()
+        self._warned_full = False
 
     async def start(self) -> None:
         """Create the pooled client on the running loop (idempotent)."""
@@ -144,31 +163,51 @@ class Backend:
             raise RuntimeError("Backend.start() was not awaited")
         return self._client
 
+    @property
+    def state_count(self) -> int:
+        return len(self._upstreams)
+
     def upstream(self, conf: ContextConf) -> Upstream:
-        """The state for conf.backend_url, created with the first conf that names it."""
-        state = self._upstreams.get(conf.backend_url)
-        if state is None:
-            state = Upstream(
-                semaphore=asyncio.Semaphore(conf.max_concurrency),
-                max_concurrency=conf.max_concurrency,
-                cache=SourceCache(conf.cache_max_entries, conf.cache_max_bytes, self._clock),
-                breaker=Breaker(self._clock),
-            )
-            self._upstreams[conf.backend_url] = state
-        elif not state.warned and (
-            state.max_concurrency != conf.max_concurrency
-            or (state.cache.max_entries, state.cache.max_bytes)
-            != (conf.cache_max_entries, conf.cache_max_bytes)
-        ):
-            # Two caps for one backend would let their sum through; keep the process-wide one.
-            state.warned = True
-            logger.warning(
-                "conference-context: conf for %s differs in concurrency/cache bounds; "
-                "keeping the first ones (max_concurrency=%d)",
-                conf.backend_url,
-                state.max_concurrency,
-            )
+        """The state for conf's backend and bounds; each conf's own bounds apply.
+
+        Confs that agree on backend and bounds share one state, so a route re-sent under a new
+        conf token keeps its cache. Confs with other bounds get their own cap and cache (their
+        caps add up on the backend: each route gets what its conf says). The breaker describes
+        the backend, not a conf, so it is shared by every state of one backend_url.
+        """
+        key = _state_key(conf)
+        state = self._upstreams.get(key)
+        if state is not None:
+            self._upstreams.move_to_end(key)
+            return state
+        breaker = next(
+            (s.breaker for k, s in self._upstreams.items() if k[0] == conf.backend_url), None
+        )
+        state = Upstream(
+            semaphore=asyncio.Semaphore(conf.max_concurrency),
+            cache=SourceCache(conf.cache_max_entries, conf.cache_max_bytes, self._clock),
+            breaker=breaker or Breaker(self._clock),
+        )
+        self._upstreams[key] = state
+        if len(self._upstreams) > self._max_states:
+            self._evict()
         return state
+
+    def _evict(self) -> None:
+        # The least recently used idle state goes; if every state is busy the oldest goes
+        # anyway (the bound is hard): its in-flight requests keep their reference and finish
+        # under its semaphore, new ones start on a fresh state.
+        victim = next((k for k, s in self._upstreams.items() if s.users == 0), None)
+        if victim is None:
+            victim = next(iter(self._upstreams))
+        del self._upstreams[victim]
+        if not self._warned_full:
+            self._warned_full = True
+            logger.warning(
+                "conference-context: more than %d distinct backend/bounds confs; evicting the "
+                "least recently used state (its cache is dropped)",
+                self._max_states,
+            )
 
 
 class Fetcher:
@@ -178,6 +217,8 @@ class Fetcher:
         self._backend = backend
         self._conf = conf
         self._upstream = backend.upstream(conf)
+        self._upstream.users += 1
+        self._closed = False
         self._deadline = asyncio.get_running_loop().time() + conf.budget_s
         # httpx only sends ASCII header values (anything else raises): a correlation header
         # that is not printable ASCII is dropped rather than failing the request.
@@ -188,7 +229,11 @@ class Fetcher:
         self._admission: Admission | None = None
 
     def close(self) -> None:
-        """Release the breaker probe slot if this request held it."""
+        """Release the breaker probe slot if this request held it (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._upstream.users -= 1
         if self._admission is not None and self._admission.probe:
             self._upstream.breaker.end_probe()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from runner_plugins.context.backend import MAX_UPSTREAM_STATES
 from runner_plugins.context.conf import ContextConf
 from runner_plugins.context.plugin import ContextPlugin
 from tests.context.conftest import TEST_SECRET, FakeClock, ask
@@ -418,19 +419,75 @@ async def test_bad_requests_never_reach_the_backend(
         assert got.body["details"]
 
 
-async def test_one_cap_per_backend_even_when_confs_differ(
-    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor, caplog: pytest.LogCaptureFixture
+async def test_each_conf_gets_its_own_concurrency_cap(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
 ) -> None:
     fake.all_delay = 0.02
-    first = conf_for(fake.url, max_concurrency=2, cache_ttl_s=0)
-    second = conf_for(fake.url, max_concurrency=50, cache_ttl_s=0)
+    narrow = conf_for(fake.url, max_concurrency=2, cache_ttl_s=0)
+    wide = conf_for(fake.url, max_concurrency=6, cache_ttl_s=0)
+    # The narrow conf is seen first: it used to fix the cap for every later conf.
+    assert (await ask(plugin, narrow, "/speaker/1/context")).status == 200
     answers = await asyncio.gather(
-        *(ask(plugin, (first, second)[i % 2], f"/speaker/{1 + i % 8}/context") for i in range(12))
+        *(ask(plugin, wide, f"/speaker/{1 + i % 8}/context") for i in range(12))
     )
     assert all(a.status == 200 for a in answers)
-    assert fake.max_in_flight == 2, "the first conf's cap holds for the whole process"
-    warnings = [r for r in caplog.records if "differs in concurrency" in r.getMessage()]
-    assert len(warnings) == 1
+    assert fake.max_in_flight == 6, "the wide conf's own cap applies"
+    fake.max_in_flight = 0
+    answers = await asyncio.gather(
+        *(ask(plugin, narrow, f"/speaker/{1 + i % 8}/context") for i in range(12))
+    )
+    assert all(a.status == 200 for a in answers)
+    assert fake.max_in_flight == 2, "the narrow conf keeps its own cap"
+
+
+async def test_each_conf_gets_its_own_cache_bounds(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    tiny = conf_for(fake.url, cache_max_entries=1)
+    roomy = conf_for(fake.url, cache_max_entries=100)
+    assert (await ask(plugin, tiny, "/speaker/1/context")).status == 200
+    for ident in (1, 2, 3):
+        assert (await ask(plugin, roomy, f"/speaker/{ident}/context")).status == 200
+    calls = len(fake.calls)
+    for ident in (1, 2, 3):
+        again = await ask(plugin, roomy, f"/speaker/{ident}/context")
+        assert all(s["cached"] for s in again.body["meta"]["sources"]), ident
+    assert len(fake.calls) == calls
+    # The tiny conf's cache holds one entry only: speaker 2 evicts speaker 1.
+    await ask(plugin, tiny, "/speaker/2/context")
+    calls = len(fake.calls)
+    await ask(plugin, tiny, "/speaker/1/context")
+    assert len(fake.calls) > calls
+
+
+async def test_the_set_of_backend_states_is_bounded(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    # Distinct bounds (or backend URLs) used to add one state each, never evicted.
+    keep = conf_for(fake.url, max_concurrency=1)
+    assert (await ask(plugin, keep, "/speaker/1/context")).status == 200
+    for n in range(2, MAX_UPSTREAM_STATES + 40):
+        conf = conf_for(fake.url, max_concurrency=n)
+        assert (await ask(plugin, conf, "/speaker/1/context")).status == 200
+        # The conf in steady use stays (least recently used goes first) and keeps its cache.
+        calls = len(fake.calls)
+        assert (await ask(plugin, keep, "/speaker/1/context")).status == 200
+        assert len(fake.calls) == calls, n
+    assert plugin.backend.state_count == MAX_UPSTREAM_STATES
+
+
+async def test_states_of_one_backend_share_its_breaker(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    first = conf_for(fake.url, max_concurrency=2, breaker_failures=1, breaker_reset_s=60)
+    second = conf_for(fake.url, max_concurrency=3, breaker_failures=1, breaker_reset_s=60)
+    fake.fault["speaker"] = "500"
+    assert (await ask(plugin, first, "/speaker/1/context")).status == 502
+    assert fake.calls_to("speaker") == 1
+    # Opened through the first conf, the breaker refuses the second conf's call too.
+    refused = await ask(plugin, second, "/speaker/2/context")
+    assert refused.status == 503
+    assert fake.calls_to("speaker") == 1
 
 
 async def test_cache_hits_are_served_while_the_breaker_is_open(
