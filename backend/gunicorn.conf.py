@@ -55,4 +55,7 @@ def on_starting(server: Any) -> None:
     """Create the schema and load the seed once, before any worker starts."""
     from backend import create_app
 
-    create_app()
+    app = create_app()
+    # Workers are forked from this process and build their own engines; a pooled connection
+    # left open here would sit idle in the master for good (and be shared by every fork).
+    app.extensions["store"].engine.dispose()

@@ -13,6 +13,7 @@ N+1).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,12 +71,18 @@ def create_db_engine(url: str) -> Engine:
     """Create the engine for ``url``; SQLite gets its directory, WAL and FK checks."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        # Bounded connect and statement time (libpq options; psycopg and psycopg2).
+        # Bounded connect and statement time (libpq options; psycopg 3 and psycopg2). Each
+        # gunicorn worker builds its own engine after the fork; application_name carries the
+        # pid so pg_stat_activity tells which process holds a connection.
         return create_engine(
             parsed,
             pool_pre_ping=True,
             pool_timeout=5,
-            connect_args={"connect_timeout": 5, "options": "-c statement_timeout=5000"},
+            connect_args={
+                "connect_timeout": 5,
+                "options": "-c statement_timeout=5000",
+                "application_name": f"conference-backend/{os.getpid()}",
+            },
         )
     if parsed.get_backend_name() != "sqlite":
         # pool_timeout bounds the wait for a pooled connection under load.

@@ -97,8 +97,12 @@ def build_components(settings: Settings, environ: Mapping[str, str]) -> list[Com
         "CONFERENCE_SHARED_SECRET": environ["CONFERENCE_SHARED_SECRET"],
     }
     if settings.private_database:
+        # The test stack never touches the developer's database: a fresh SQLite file, or the
+        # database named by STACK_TEST_DATABASE_URL (tests run the suite on PostgreSQL too).
         database = settings.state_dir / "conference.sqlite3"
-        backend_env["CONFERENCE_DATABASE_URL"] = f"sqlite:///{database}"
+        backend_env["CONFERENCE_DATABASE_URL"] = (
+            environ.get("STACK_TEST_DATABASE_URL") or f"sqlite:///{database}"
+        )
     gateway_env = {**base, "CONFERENCE_BACKEND_ADDR": f"{settings.host}:{settings.backend_port}"}
     return [
         Component(

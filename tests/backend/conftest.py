@@ -1,4 +1,4 @@
-"""Fixtures for the backend tests: a real app on a fresh SQLite file per test."""
+"""Fixtures for the backend tests: a real app on a fresh database per test (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,18 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every backend test runs on a fresh SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'conference.sqlite3'}"
+
+
 @pytest.fixture
-def make_app(tmp_path: Path) -> Callable[..., Flask]:
-    """Build apps on the same per-test database file; mapping overrides allowed.
+def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Build apps on the same per-test database; mapping overrides allowed.
 
     Tests of the API itself opt out of the shared secret explicitly (the
     ``secret_client`` and test_backend_security cover the check).
@@ -40,21 +49,25 @@ def make_app(tmp_path: Path) -> Callable[..., Flask]:
         config: dict[str, Any] = {
             "TESTING": True,
             NO_SECRET_OPT_OUT: True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'conference.sqlite3'}",
+            "DATABASE_URL": database_url,
             "PUBLIC_URL": "https://conference.example.test",
             "CLOCK": lambda: FIXED_NOW,
         }
         config.update(overrides)
-        return create_app(config)
+        application = create_app(config)
+        built.append(application)
+        return application
 
-    return factory
+    built: list[Flask] = []
+    yield factory
+    # Pooled connections closed before the database is dropped (no "deleted while open").
+    for application in built:
+        application.extensions["store"].engine.dispose()
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    application = make_app()
-    yield application
-    application.extensions["store"].engine.dispose()
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
 
 
 @pytest.fixture
@@ -63,7 +76,5 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def secret_client(make_app: Callable[..., Flask]) -> Iterator[FlaskClient]:
-    application = make_app(SHARED_SECRET=TEST_SECRET)
-    yield application.test_client()
-    application.extensions["store"].engine.dispose()
+def secret_client(make_app: Callable[..., Flask]) -> FlaskClient:
+    return make_app(SHARED_SECRET=TEST_SECRET).test_client()
