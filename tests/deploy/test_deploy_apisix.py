@@ -281,6 +281,36 @@ def test_redis_policy_is_selected_by_the_environment() -> None:
         assert validate(limit, "limit-count") == []
 
 
+def test_redis_port_and_timeout_come_from_the_environment() -> None:
+    env = {
+        **ENV,
+        "CONFERENCE_LIMIT_POLICY": "redis",
+        "CONFERENCE_REDIS_HOST": "redis",
+        "CONFERENCE_REDIS_PORT": "6380",
+        "CONFERENCE_REDIS_TIMEOUT": "250",
+        "CONFERENCE_REDIS_PASSWORD": "dummy-redis-password",
+    }
+    for consumer in apisix_document(env)["consumers"]:
+        limit = consumer["plugins"]["limit-count"]
+        assert (limit["redis_port"], limit["redis_timeout"]) == (6380, 250)
+        assert validate(limit, "limit-count") == []
+    for consumer in apisix_document(ENV)["consumers"]:
+        limit = consumer["plugins"]["limit-count"]
+        # APISIX's own defaults, so an unset variable changes nothing.
+        assert (limit["redis_port"], limit["redis_timeout"]) == (6379, 1000)
+
+
+def test_a_quota_store_outage_serves_without_quota() -> None:
+    # The decision of docs/deployment.md "When Redis is away": limit-count's only failure
+    # answer is a fixed 500 (with the 429 body substituted), so a Redis outage would take
+    # every authenticated route of every node down; degrade instead. Authentication stays.
+    redis_env = {**ENV, "CONFERENCE_LIMIT_POLICY": "redis", "CONFERENCE_REDIS_HOST": "redis"}
+    for env in (ENV, redis_env):
+        for consumer in apisix_document(env)["consumers"]:
+            assert consumer["plugins"]["limit-count"]["allow_degradation"] is True
+            assert "key-auth" in consumer["plugins"]
+
+
 def test_numbers_substituted_unquoted_stay_numbers() -> None:
     doc = apisix_document({**ENV, "CHATGPT_RATE_LIMIT": "7"})
     counts = {c["username"]: c["plugins"]["limit-count"]["count"] for c in doc["consumers"]}

@@ -134,6 +134,9 @@ def test_scale_nodes_share_quotas_through_redis(services: dict[str, dict[str, An
     env = _environment(services["gateway-node"])
     assert env["CONFERENCE_LIMIT_POLICY"] == "redis"
     assert env["CONFERENCE_REDIS_HOST"] in services
+    # redis-server listens on its default port; the nodes are told so explicitly.
+    assert env["CONFERENCE_REDIS_PORT"] == "6379"
+    assert int(env["CONFERENCE_REDIS_TIMEOUT"]) >= 1
     assert services["gateway-node"]["deploy"]["replicas"] >= 2
     doc = apisix_document(env)
     for consumer in doc["consumers"]:

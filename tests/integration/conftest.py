@@ -5,6 +5,8 @@ It runs unchanged against the local stack, the Docker stack or any real APISIX d
 * ``GATEWAY_URL`` (required), ``CHATGPT_API_KEY`` and ``READONLY_API_KEY`` (required);
 * ``BACKEND_URL``: the backend's own address, for the direct-request refusal test (skipped
   without it);
+* ``QUOTA_STORE_CONTROL``: a command that takes ``stop`` / ``start`` / ``pause`` / ``unpause``
+  for the Redis of a scaled-out deployment (test_x_quota_store.py, skipped without it);
 * ``STACK_BACKEND_CONTROL``: a command that takes ``stop`` / ``start`` and stops/starts the
   backend (the local stack's ``python -m stack backend``); the fault test is skipped without it.
 
