@@ -95,6 +95,13 @@ def wait_until(
 def alive(pid: int) -> bool:
     """True while a process with this id exists (ours or not)."""
     try:
+        # An exited child of ours is a zombie, and a zombie still answers kill(pid, 0): reap it
+        # (``stack test`` waited its full 40 s for the supervisor it had started itself).
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: only kill(pid, 0) can tell
+    try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -85,3 +86,14 @@ def test_serve_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
     assert code == 1
     assert backend.poll() is not None
     assert time.monotonic() - started < 30
+
+
+def test_an_exited_child_is_not_alive() -> None:
+    # `stack test` starts the supervisor itself; once stopped it is a zombie until reaped, and
+    # a zombie answers kill(pid, 0): `_down` then waited its whole 40 s timeout.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    # Wait for the exit without reaping (WNOWAIT): the child is a zombie now.
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+    assert not alive(child.pid)
+    assert child.poll() == 0  # reaped by alive(); Popen copes with that
+    assert alive(os.getpid())
