@@ -17,6 +17,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests import postgres
 from tests.postgres import PostgresServer
 from tests.processes import free_port, stop, wait_until_healthy
 
@@ -111,3 +112,12 @@ def test_only_workers_hold_connections_and_within_their_threads(
     # The master prepared the database before forking; its connection must be gone.
     assert f"conference-backend/{master.pid}" not in holders
     assert 1 <= len(holders) <= WORKERS * THREADS, holders
+
+
+def test_missing_binaries_name_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The one case in which the PostgreSQL tests skip: the reason must say what to install.
+    monkeypatch.delenv("POSTGRES_BINDIR", raising=False)
+    monkeypatch.setattr(postgres.glob, "glob", lambda _pattern: [])
+    monkeypatch.setattr(postgres.shutil, "which", lambda _name: None)
+    with pytest.raises(postgres.PostgresUnavailable, match=r"apt-get install -y postgresql"):
+        postgres.find_bindir()
