@@ -117,7 +117,7 @@ def test_only_workers_hold_connections_and_within_their_threads(
 def test_missing_binaries_name_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     # The one case in which the PostgreSQL tests skip: the reason must say what to install.
     monkeypatch.delenv("POSTGRES_BINDIR", raising=False)
-    monkeypatch.setattr(postgres.glob, "glob", lambda _pattern: [])
-    monkeypatch.setattr(postgres.shutil, "which", lambda _name: None)
+    monkeypatch.setattr("tests.postgres.glob.glob", lambda _pattern: [])
+    monkeypatch.setattr("tests.postgres.shutil.which", lambda _name: None)
     with pytest.raises(postgres.PostgresUnavailable, match=r"apt-get install -y postgresql"):
         postgres.find_bindir()
