@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="module exposing plugins(); repeatable (default: $RUNNER_PLUGINS or "
-        "runner_plugins.context)",
+        "runner_plugins.conference)",
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default), ERROR")
     parser.add_argument(

@@ -18,7 +18,7 @@ from runner_plugins.errors import ConfigError
 
 __all__ = ["DEFAULT_PLUGIN_MODULES", "RunnerConfig"]
 
-DEFAULT_PLUGIN_MODULES = ("runner_plugins.context",)
+DEFAULT_PLUGIN_MODULES = ("runner_plugins.conference",)
 # sun_path is 108 bytes on Linux including the terminating NUL.
 _MAX_SOCKET_PATH = 107
 

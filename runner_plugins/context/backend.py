@@ -280,7 +280,7 @@ class Fetcher:
     async def _get_object(self, path: str, params: Mapping[str, str]) -> tuple[Any, int]:
         value, size = await self._call(path, params)
         if not isinstance(value, dict) or not _has_identity(value):
-            raise self._malformed("expected an object with an integer id and a name")
+            raise self._malformed("expected an object with an integer id and a name or title")
         return value, size
 
     async def _get_list(self, path: str, params: Mapping[str, str]) -> tuple[list[Any], int, int]:
@@ -397,4 +397,6 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 
 def _has_identity(value: Mapping[str, Any]) -> bool:
-    return _is_int(value.get("id")) and isinstance(value.get("name"), str)
+    # Speakers and topics have a name, sessions (read by the MCP tools) a title.
+    label = value.get("name", value.get("title"))
+    return _is_int(value.get("id")) and isinstance(label, str)

@@ -151,7 +151,7 @@ def test_context_routes_use_post_req_after_auth(routes: dict[str, dict[str, Any]
         for rid, r in routes.items()
         if any(p.startswith("ext-plugin-") for p in r["plugins"])
     }
-    assert set(external) == {"speaker-context"}
+    assert set(external) == {"speaker-context", "mcp"}
     for route in external.values():
         plugins = route["plugins"]
         assert "ext-plugin-pre-req" not in plugins and "ext-plugin-post-resp" not in plugins
@@ -161,6 +161,7 @@ def test_context_routes_use_post_req_after_auth(routes: dict[str, dict[str, Any]
         # An error_response would replace the runner's own 400/404/502/504 bodies too.
         assert "error_response" not in post.get("_meta", {})
     assert set(routes["speaker-context"]["uris"]) == {"/speaker/:id/context", "/speakers/context"}
+    assert routes["mcp"]["uri"] == "/mcp"
 
 
 def test_context_conf_is_accepted_by_the_runner_plugin(routes: dict[str, dict[str, Any]]) -> None:
@@ -176,6 +177,28 @@ def test_context_conf_is_accepted_by_the_runner_plugin(routes: dict[str, dict[st
     plugin_module = pytest.importorskip("runner_plugins.plugin")
     with pytest.raises(plugin_module.ConfError):
         conf_module.parse_conf(json.dumps({**value, "unknown_knob": 1}))
+
+
+def test_mcp_conf_is_accepted_and_shares_the_context_aggregation(
+    routes: dict[str, dict[str, Any]],
+) -> None:
+    mcp_conf = pytest.importorskip("runner_plugins.mcp.conf")
+    confs = routes["mcp"]["plugins"]["ext-plugin-post-req"]["conf"]
+    assert [c["name"] for c in confs] == ["conference-mcp"]
+    value = json.loads(confs[0]["value"])
+    parsed = mcp_conf.parse_conf(confs[0]["value"])
+    # One aggregation: the MCP tools run with exactly the context route's settings.
+    context_value = routes["speaker-context"]["plugins"]["ext-plugin-post-req"]["conf"][0]["value"]
+    assert value["context"] == json.loads(context_value)
+    # The write tool's consumers are the REST feedback route's whitelist.
+    whitelist = routes["session-feedback"]["plugins"]["consumer-restriction"]["whitelist"]
+    assert parsed.feedback_consumers == frozenset(whitelist)
+    # Origins the MCP transport accepts are the ones CORS lets browsers use.
+    cors = routes["mcp"]["plugins"]["cors"]["allow_origins"].split(",")
+    assert parsed.allowed_origins == frozenset(cors)
+    plugin_module = pytest.importorskip("runner_plugins.plugin")
+    with pytest.raises(plugin_module.ConfError):
+        mcp_conf.parse_conf(json.dumps({**value, "unknown_knob": 1}))
 
 
 def test_authenticated_routes_hide_the_key_and_add_the_backend_secret(
@@ -223,14 +246,14 @@ def test_catch_all_never_reaches_a_backend_endpoint(routes: dict[str, dict[str, 
 
 
 def test_cors_allows_only_chatgpt_origins(routes: dict[str, dict[str, Any]]) -> None:
+    chatgpt = {"https://chat.openai.com", "https://chatgpt.com"}
     for rid, route in routes.items():
         cors = route["plugins"].get("cors")
         if cors is None:
             continue
-        assert set(cors["allow_origins"].split(",")) == {
-            "https://chat.openai.com",
-            "https://chatgpt.com",
-        }, rid
+        # /mcp also serves Claude's web clients; every other route only ChatGPT.
+        extra = {"https://claude.ai", "https://claude.com"} if rid == "mcp" else set()
+        assert set(cors["allow_origins"].split(",")) == chatgpt | extra, rid
         assert cors["allow_credential"] is False
         assert "apikey" in cors["allow_headers"].split(",")
 
@@ -248,9 +271,13 @@ def test_feedback_is_restricted_to_the_chatgpt_consumer(
         "rejected_code": 403,
     }
     assert {c["username"] for c in doc["consumers"]} == {"chatgpt", "readonly"}
-    # Only the feedback route accepts a method that writes.
+    # Only the feedback route accepts a method that writes. /mcp takes every method (GET and
+    # DELETE must get the transport's 405) but is always answered by the runner, whose one write
+    # tool is refused to consumers outside the same whitelist (runner_plugins/mcp/access.py).
+    mcp_conf = json.loads(routes["mcp"]["plugins"]["ext-plugin-post-req"]["conf"][0]["value"])
+    assert mcp_conf["feedback_consumers"] == restriction["whitelist"]
     for rid, route in routes.items():
-        if rid not in ("session-feedback", "not-found"):
+        if rid not in ("session-feedback", "not-found", "mcp"):
             assert set(route["methods"]) <= {"GET", "HEAD", "OPTIONS"}, rid
 
 

@@ -19,6 +19,7 @@ def test_local_gateway_loads_the_deployment_file() -> None:
     assert {route.id for route in loaded.routes} == {
         "public-plugin-surface",
         "speaker-context",
+        "mcp",
         "session-feedback",
         "conference-read",
         "not-found",

@@ -19,7 +19,7 @@ def test_apisix_environment():
     )
     assert config.socket_path == "/usr/local/apisix/conf/apisix-1.sock"
     assert (config.conf_expire_time, config.conf_ttl) == (60, 120)
-    assert config.plugin_modules == DEFAULT_PLUGIN_MODULES == ("runner_plugins.context",)
+    assert config.plugin_modules == DEFAULT_PLUGIN_MODULES == ("runner_plugins.conference",)
     assert config.log_level == "WARNING"
 
 

@@ -1,0 +1,53 @@
+"""Who may use which tool: the one place that decides.
+
+Strategy: the gateway has already authenticated the caller and tells the runner the consumer
+name (APISIX's ``consumer_name`` variable). Every tool declares the permission it needs; reads
+are open to every authenticated consumer, ``feedback`` only to the consumers the route conf
+lists (the same list as the REST feedback route's consumer-restriction). A refusal is a value
+with a sentence the model can relay, never an exception, so the tool answers with an error
+result (MCP's rule for business-rule failures) instead of a transport-level 403. An unknown
+caller is refused every permission but ``read``: fail closed. Bearer tokens (OAuth) are to map
+to the same consumers, and scope checks belong here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Permission = Literal["read", "feedback"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated caller as the gateway identified it (None: not identified)."""
+
+    consumer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+
+ALLOWED = Decision(True)
+
+
+class Access:
+    """The permission policy of one route conf."""
+
+    def __init__(self, feedback_consumers: frozenset[str]) -> None:
+        self._feedback = feedback_consumers
+
+    def decide(self, caller: Caller, permission: Permission) -> Decision:
+        if permission == "read":
+            return ALLOWED
+        if caller.consumer is not None and caller.consumer in self._feedback:
+            return ALLOWED
+        who = f"API key of consumer {caller.consumer!r}" if caller.consumer else "caller"
+        return Decision(
+            False,
+            f"This {who} may read the conference data but not post session feedback. "
+            "Ask the user to connect with a key that may post feedback.",
+        )
