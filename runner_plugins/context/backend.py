@@ -331,7 +331,7 @@ class Fetcher:
                 else f"request budget of {self._conf.budget_ms} ms exhausted",
             ) from None
         except httpx.HTTPError as exc:
-            if _is_timeout(exc):
+            if is_timeout(exc):
                 raise self._failure(
                     "timeout", f"no answer within {self._conf.call_timeout_ms} ms"
                 ) from None
@@ -379,7 +379,7 @@ class Fetcher:
         return self._failure("error", f"malformed backend answer: {why}", 200)
 
 
-def _is_timeout(exc: httpx.HTTPError) -> bool:
+def is_timeout(exc: httpx.HTTPError) -> bool:
     # httpx-aiohttp maps every aiohttp connection error to httpx.ConnectTimeout (a refused
     # connection would read as a timeout, i.e. 504 instead of 502): trust the original error.
     cause = exc.__cause__

@@ -26,7 +26,7 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from runner_plugins.context.backend import PROPAGATED_HEADERS, Fetcher, SourceResult
+from runner_plugins.context.backend import PROPAGATED_HEADERS, Fetcher, SourceResult, is_timeout
 from runner_plugins.context.merge import build_meta
 from runner_plugins.context.plugin import ContextPlugin
 from runner_plugins.context.trim import dumps, fit
@@ -39,6 +39,8 @@ from textfold import fold
 logger = logging.getLogger(__name__)
 
 SEARCH_RESULTS_PER_KIND = 10
+_LATE = "The conference backend did not answer in time; the feedback was not stored."
+_UNREACHABLE = "The conference backend is unreachable; the feedback was not stored."
 
 
 class ToolFailure(Exception):
@@ -211,14 +213,10 @@ async def _submit_feedback(box: Toolbox, call: Call, args: dict[str, Any]) -> di
                 headers=headers,
                 timeout=httpx.Timeout(conf.call_timeout_s),
             )
-    except (TimeoutError, httpx.TimeoutException):
-        raise ToolFailure(
-            "The conference backend did not answer in time; the feedback was not stored."
-        ) from None
-    except httpx.HTTPError:
-        raise ToolFailure(
-            "The conference backend is unreachable; the feedback was not stored."
-        ) from None
+    except TimeoutError:
+        raise ToolFailure(_LATE) from None
+    except httpx.HTTPError as exc:
+        raise ToolFailure(_LATE if is_timeout(exc) else _UNREACHABLE) from None
     if response.status_code == 201:
         return {"feedback": response.json()}
     if response.status_code == 404:
