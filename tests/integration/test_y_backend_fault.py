@@ -62,3 +62,30 @@ def test_context_degrades_then_recovers(outage: None, chatgpt: httpx.Client) -> 
         time.sleep(0.5)
     assert status == 200, "the context route did not recover after the backend came back"
     assert chatgpt.get("/speakers").status_code == 200
+
+
+def test_mcp_tools_report_the_outage_as_tool_errors(outage: None, chatgpt: httpx.Client) -> None:
+    """Backend down: an MCP tool answers a result with isError and plain words, not a 5xx."""
+    headers = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "mcp-protocol-version": "2025-11-25",
+    }
+    for name, arguments in (
+        ("get_speaker_context", {"id": 54}),
+        ("search_sessions", {"keyword": "outage-probe"}),
+    ):
+        message = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+        started = time.monotonic()
+        response = chatgpt.post("/mcp", json=message, headers=headers)
+        assert time.monotonic() - started < BOUND_S
+        assert response.status_code == 200, response.text[:200]
+        result = response.json()["result"]
+        assert result["isError"] is True, result
+        text = result["content"][0]["text"]
+        assert "backend" in text and "Traceback" not in text, text
