@@ -62,6 +62,8 @@ def render(settings: Settings, env: Mapping[str, str], *, docker: bool, detached
         f"  Read-only API key:      {env['READONLY_API_KEY']}",
         f"  Plugin manifest (ChatGPT plugin dev mode): {public}/.well-known/ai-plugin.json",
         f"  OpenAPI (GPT Action import):               {public}/openapi.yaml",
+        f"  MCP server (ChatGPT developer mode, Claude, MCP Inspector): {public}/mcp",
+        "                          (Streamable HTTP, same 'apikey' header; docs/mcp.md)",
     ]
     warning = https_warning(public)
     if warning is not None:

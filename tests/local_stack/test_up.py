@@ -106,7 +106,8 @@ def test_up_prints_what_chatgpt_needs_and_ctrl_c_stops_everything(state_dir: Pat
         key = re.search(r"API key for ChatGPT:\s+(\S+)", banner)
         manifest = re.search(r"Plugin manifest.*?:\s+(\S+)", banner)
         openapi = re.search(r"OpenAPI.*?:\s+(\S+)", banner)
-        assert url and key and manifest and openapi, banner
+        mcp = re.search(r"MCP server.*?:\s+(\S+)", banner)
+        assert url and key and manifest and openapi and mcp, banner
         assert url.group(1) == f"http://localhost:{gateway_port}"
         assert key.group(1) == secrets["CHATGPT_API_KEY"]
         assert "development stand-in" in banner
@@ -118,6 +119,12 @@ def test_up_prints_what_chatgpt_needs_and_ctrl_c_stops_everything(state_dir: Pat
             api = local(url.group(1)) + "/speaker/1"
             assert http.get(api).status_code == 401
             assert http.get(api, headers={"apikey": key.group(1)}).status_code == 200
+            listed = http.post(
+                local(mcp.group(1)),
+                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                headers={"apikey": key.group(1), "accept": "application/json"},
+            )
+            assert listed.status_code == 200 and listed.json()["result"]["tools"], listed.text
 
         state = (state_dir / "run" / "stack.json").read_text()
         pids = [int(p) for p in re.findall(r'"(?:backend|runner|gateway)": (\d+)', state)]
