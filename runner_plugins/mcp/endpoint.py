@@ -84,6 +84,9 @@ class Endpoint:
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
         )
+        # The SDK's default OpenTelemetry middleware is a no-op without an exporter but still
+        # costs a span per message; this process exports no traces.
+        self.server.middleware = []
 
     async def handle(
         self,

@@ -32,7 +32,7 @@ from runner_plugins.context.plugin import ContextPlugin
 from runner_plugins.context.trim import dumps, fit
 from runner_plugins.mcp.access import Access, Caller
 from runner_plugins.mcp.conf import McpConf
-from runner_plugins.mcp.tools import BY_NAME, DEFAULT_LIMIT, ToolSpec
+from runner_plugins.mcp.tools import BY_NAME, DEFAULT_LIMIT
 from runner_plugins.plugin import Request, StaticRequest, Stop
 from textfold import fold
 
@@ -67,7 +67,15 @@ class Call:
         return Caller(await self.request.var("consumer_name") or None)
 
 
-Handler = Callable[["Toolbox", Call, dict[str, Any]], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A tool's structured result together with its JSON text, already sized."""
+
+    structured: dict[str, Any]
+    text: str
+
+
+Handler = Callable[["Toolbox", Call, dict[str, Any]], Awaitable["dict[str, Any] | Prepared"]]
 
 
 class Toolbox:
@@ -104,15 +112,15 @@ class Toolbox:
             return failure(decision.reason)
         await self.context.backend.start()
         try:
-            structured = await _HANDLERS[name](self, call, arguments)
+            produced = await _HANDLERS[name](self, call, arguments)
         except ToolFailure as exc:
             return failure(str(exc))
-        return success(structured, call.conf.context.max_response_chars, spec)
+        return success(produced, call.conf.context.max_response_chars)
 
     # ---------------------------------------------------------------- context
 
-    async def context_document(self, call: Call, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """The REST context route's document, produced by the context plugin itself."""
+    async def context_document(self, call: Call, arguments: Mapping[str, Any]) -> Prepared:
+        """The REST context route's document (and its exact text), from the context plugin."""
         ident, name = arguments.get("id"), arguments.get("name")
         if (ident is None) == (name is None):
             raise ToolFailure("Give exactly one of `id` (a speaker id) or `name`.")
@@ -126,12 +134,13 @@ class Toolbox:
         stop = await self.context.request_filter(call.conf.context, request)
         if not isinstance(stop, Stop):
             raise ToolFailure("The speaker context could not be produced.")
-        body = json.loads(stop.body)
+        text = stop.body.decode("utf-8")
+        body = json.loads(text)
         if stop.status != 200:
             raise ToolFailure(
                 str(body.get("message") or f"The context request failed ({stop.status}).")
             )
-        return dict(body)
+        return Prepared(dict(body), text)
 
     # ------------------------------------------------------------------ reads
 
@@ -156,7 +165,7 @@ class Toolbox:
 # --------------------------------------------------------------------- handlers
 
 
-async def _get_speaker_context(box: Toolbox, call: Call, args: dict[str, Any]) -> dict[str, Any]:
+async def _get_speaker_context(box: Toolbox, call: Call, args: dict[str, Any]) -> Prepared:
     return await box.context_document(call, args)
 
 
@@ -273,7 +282,7 @@ async def _fetch(box: Toolbox, call: Call, args: dict[str, Any]) -> dict[str, An
     ident = int(number)
     base = call.conf.public_url
     if kind == "speaker":
-        document = await box.context_document(call, {"id": ident})
+        document = (await box.context_document(call, {"id": ident})).structured
         speaker = document.get("speaker") or {}
         return {
             "id": raw,
@@ -295,7 +304,7 @@ async def _fetch(box: Toolbox, call: Call, args: dict[str, Any]) -> dict[str, An
     }
 
 
-_HANDLERS: dict[str, Callable[[Toolbox, Call, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+_HANDLERS: dict[str, Handler] = {
     "get_speaker_context": _get_speaker_context,
     "search_speakers": _search_speakers,
     "search_sessions": _search_sessions,
@@ -310,12 +319,17 @@ _HANDLERS: dict[str, Callable[[Toolbox, Call, dict[str, Any]], Awaitable[dict[st
 # --------------------------------------------------------------------- results
 
 
-def success(structured: dict[str, Any], max_chars: int, spec: ToolSpec) -> types.CallToolResult:
+def success(produced: dict[str, Any] | Prepared, max_chars: int) -> types.CallToolResult:
     """structuredContent plus the same JSON as text (older clients read only the text)."""
-    text = fit(structured, max_chars)
-    if len(text) != len(dumps(structured)):
-        # Trimmed: the structured copy must say exactly what the text says.
-        structured = json.loads(text)
+    if isinstance(produced, Prepared):
+        # Already serialized and sized by the context plugin: no second encoding.
+        structured, text = produced.structured, produced.text
+    else:
+        structured, text = produced, dumps(produced)
+        if len(text) > max_chars:
+            text = fit(structured, max_chars)
+            # Trimmed: the structured copy must say exactly what the text says.
+            structured = json.loads(text)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)],
         structured_content=structured,

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     MCP_PROTOCOL_VERSION_HEADER,
@@ -199,8 +200,11 @@ class Transport:
             )
             message = JSONRPCError(jsonrpc="2.0", id=dispatch.request.id, error=outcome)
             return HttpAnswer(status, _encode(message.model_dump(mode="json", by_alias=True)))
-        response = JSONRPCResponse(jsonrpc="2.0", id=dispatch.request.id, result=outcome)
-        return HttpAnswer(200, _encode(response.model_dump(mode="json", by_alias=True)))
+        # The SDK already shaped ``outcome`` for the wire; building the envelope as a model would
+        # only deep-copy it once more (measured: a tenth of a speaker-context call).
+        return HttpAnswer(
+            200, _encode({"jsonrpc": "2.0", "id": dispatch.request.id, "result": outcome})
+        )
 
     def _too_large(self) -> HttpAnswer:
         return error_answer(
@@ -281,4 +285,9 @@ def _id(decoded: Mapping[str, Any]) -> RequestId | None:
 
 
 def _encode(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        # orjson measured ~10x faster than json.dumps on a tools/call answer (docs/performance.md).
+        return orjson.dumps(document)
+    except TypeError:
+        # Integers beyond 64 bits (a client may pick any request id): the stdlib takes them.
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -281,3 +281,11 @@ def test_a_result_is_200_with_the_request_id() -> None:
     answer = Transport.reply(_dispatch("modern"), {"tools": []})
     assert answer.status == 200
     assert body_of(answer) == {"jsonrpc": "2.0", "id": "r1", "result": {"tools": []}}
+
+
+def test_any_request_id_is_echoed_even_beyond_64_bits() -> None:
+    raw = json.dumps({"jsonrpc": "2.0", "id": 2**70, "method": "tools/list"}).encode()
+    parsed = transport().read_body(BASE, raw)
+    assert isinstance(parsed, Dispatch)
+    answer = Transport.reply(parsed, {"tools": []})
+    assert body_of(answer)["id"] == 2**70
