@@ -82,8 +82,10 @@ class Endpoint:
             title="Conference gateway",
             instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools,
-            on_call_tool=self._call_tool,
         )
+        # Registered directly so the handler may return the result's wire form (a dict), which
+        # the SDK still validates against CallToolResult for the negotiated version.
+        self.server.add_request_handler("tools/call", types.CallToolRequestParams, self._call_tool)
         # The SDK's default OpenTelemetry middleware is a no-op without an exporter but still
         # costs a span per message; this process exports no traces.
         self.server.middleware = []
@@ -135,7 +137,7 @@ class Endpoint:
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> dict[str, Any]:
         call = ctx.request
         if not isinstance(call, Call):
             raise RuntimeError("tools/call without its request context")
