@@ -1,7 +1,7 @@
 """MCP vs REST: `tools/call get_speaker_context` and `GET /speaker/1/context` through the gateway.
 
-Strategy: start a private local stack (``python -m stack``, state in var/bench-mcp, ports 29180
-/ 28100, quotas raised so limit-count never answers 429) plus a second gateway on 29181 whose
+Strategy: start a private local stack (``python -m stack``, state in var/bench-mcp, ports 29380
+/ 28300, quotas raised so limit-count never answers 429) plus a second gateway on 29381 whose
 context confs (the REST route's and the MCP route's, the same object) have the runner cache
 disabled (``cache_ttl_s: 0``, the "cold" case). ``wrk`` drives both routes at the same
 connection count in the same run, MCP as a handshake-era client sends it (one JSON-RPC POST,
@@ -30,7 +30,7 @@ from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / "var" / "bench-mcp"
-GATEWAY_PORT, COLD_PORT, BACKEND_PORT = 29180, 29181, 28100
+GATEWAY_PORT, COLD_PORT, BACKEND_PORT = 29380, 29381, 28300
 QUOTA = "1000000000"
 CONTEXT_PATH = "/speaker/1/context"
 CALL = {
@@ -80,6 +80,12 @@ def _wrk(
     if errors:
         print(f"  wrk {url}: {errors.group(0)}", file=sys.stderr)
     return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_http(url: str) -> None:
@@ -150,11 +156,20 @@ def main() -> int:
             ("cache cold (ttl 0)", rest_label, cold_url + CONTEXT_PATH, None),
             ("cache cold (ttl 0)", mcp_label, cold_url + "/mcp", script),
         ]
+        state = json.loads((STATE / "run" / "stack.json").read_text())
+        runner_pid = int(state["components"]["runner"])
+        gateway_pids = {warm: int(state["components"]["gateway"]), cold_url: cold.pid}
         rows = []
         for label, how, target, lua in plans:
             headers = {"apikey": key, **(MCP_HEADERS if lua else {})}
             _wrk(target, headers, 2, args.connections, lua)  # warm-up
+            gateway_pid = gateway_pids[warm if target.startswith(warm) else cold_url]
+            before = _cpu_seconds(runner_pid), _cpu_seconds(gateway_pid)
             result = _wrk(target, headers, args.seconds, args.connections, lua)
+            # CPU per request is what contention on a shared machine distorts least.
+            requests = result["rps"] * args.seconds
+            result["runner_us"] = (_cpu_seconds(runner_pid) - before[0]) * 1e6 / requests
+            result["gateway_us"] = (_cpu_seconds(gateway_pid) - before[1]) * 1e6 / requests
             rows.append((label, how, result))
             print(f"  {label} / {how}: {result['rps']:.0f} req/s", file=sys.stderr)
     finally:
@@ -163,13 +178,16 @@ def main() -> int:
             cold.wait(timeout=15)
         _stack("down", env=env)
 
-    print(f"\n{args.connections} connections, {args.seconds} s per row after a 2 s warm-up.\n")
-    print("| cache | route | req/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---:|---:|---:|---:|")
+    print(
+        f"\n{args.connections} connections, {args.seconds} s per row after a 2 s warm-up; "
+        "CPU = process CPU time per request.\n"
+    )
+    print("| cache | route | req/s | p50 ms | p99 ms | non-2xx | runner CPU µs | gateway CPU µs |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for label, how, r in rows:
         print(
             f"| {label} | {how} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-            f"{r['non2xx']:.0f} |"
+            f"{r['non2xx']:.0f} | {r['runner_us']:.0f} | {r['gateway_us']:.0f} |"
         )
     missed = 0
     print()
