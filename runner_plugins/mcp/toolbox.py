@@ -337,12 +337,18 @@ def success(produced: dict[str, Any] | Prepared, max_chars: int) -> dict[str, An
         "content": [{"type": "text", "text": text}],
         "structuredContent": structured,
         "isError": False,
+        # Required from 2026-07-28 on (the model's default); the SDK drops it for older versions.
+        "resultType": "complete",
     }
 
 
 def failure(message: str) -> dict[str, Any]:
     """A tool execution error the model can read and act on."""
-    return {"content": [{"type": "text", "text": message}], "isError": True}
+    return {
+        "content": [{"type": "text", "text": message}],
+        "isError": True,
+        "resultType": "complete",
+    }
 
 
 def _explain(error: jsonschema.ValidationError) -> str:

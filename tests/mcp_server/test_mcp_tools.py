@@ -49,20 +49,39 @@ async def plugin() -> AsyncIterator[McpPlugin]:
         await instance.shutdown()
 
 
+MODERN = "2026-07-28"
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
 async def post(
     plugin: McpPlugin,
     conf_raw: str,
     method: str,
     params: dict[str, Any] | None = None,
     consumer: str | None = "chatgpt",
+    modern: bool = False,
 ) -> tuple[int, Any]:
     message: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method}
+    headers = HEADERS
+    if modern:
+        # 2026-07-28: the envelope in _meta and the routing headers that mirror the body.
+        params = {**(params or {}), "_meta": ENVELOPE}
+        headers = (
+            *(h for h in HEADERS if h[0] != "mcp-protocol-version"),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", method),
+        )
+        if method == "tools/call":
+            headers = (*headers, ("mcp-name", params["name"]))
     if params is not None:
         message["params"] = params
     request = StaticRequest(
         path="/mcp",
         method="POST",
-        headers=HEADERS,
+        headers=headers,
         request_body=json.dumps(message).encode(),
         vars={"consumer_name": consumer} if consumer else {},
     )
@@ -302,3 +321,43 @@ async def test_backend_down_is_a_plain_language_tool_error(plugin: McpPlugin) ->
         message = error_text(await call_tool(plugin, conf, tool, args))
         assert "unreachable" in message or "unavailable" in message, message
         assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "error"),
+    [
+        ("get_speaker_context", {"id": 1}, False),
+        ("list_topics", {}, False),
+        ("get_session", {"id": 9999}, True),
+    ],
+)
+async def test_2026_07_28_results_are_complete_and_stamped(
+    plugin: McpPlugin, backend_url: str, tool: str, arguments: dict[str, Any], error: bool
+) -> None:
+    status, body = await post(
+        plugin,
+        route_conf(backend_url),
+        "tools/call",
+        {"name": tool, "arguments": arguments},
+        modern=True,
+    )
+    assert status == 200, body
+    result = body["result"]
+    assert result["resultType"] == "complete" and result["isError"] is error
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "conference"
+    if not error:
+        jsonschema.validate(result["structuredContent"], BY_NAME[tool].tool.output_schema or {})
+
+
+async def test_2026_07_28_discover_lists_the_modern_version(
+    plugin: McpPlugin, backend_url: str
+) -> None:
+    status, body = await post(plugin, route_conf(backend_url), "server/discover", {}, modern=True)
+    assert status == 200
+    assert body["result"]["supportedVersions"] == [MODERN]
+    assert body["result"]["capabilities"]["tools"] is not None
+
+
+async def test_handshake_results_carry_no_result_type(plugin: McpPlugin, backend_url: str) -> None:
+    result = await call_tool(plugin, route_conf(backend_url), "list_topics", {})
+    assert "resultType" not in result
