@@ -22,13 +22,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import httpx
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from stack.probes import cpu_seconds, http_ok, wait_until  # noqa: E402
+
 STATE = ROOT / "var" / "bench-mcp"
 GATEWAY_PORT, COLD_PORT, BACKEND_PORT = 29380, 29381, 28300
 QUOTA = "1000000000"
@@ -82,24 +86,6 @@ def _wrk(
     return result
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _wait_http(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never became ready")
-
-
 def _check_answers(base: str, key: str) -> None:
     """Both routes answer the same speaker, and the MCP call is a successful tool result."""
     rest = httpx.get(base + CONTEXT_PATH, headers={"apikey": key}, timeout=10)
@@ -143,7 +129,12 @@ def main() -> int:
                  "--port", str(COLD_PORT), "--runner-socket", socket_path],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        _wait_http(f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json")
+        wait_until(
+            partial(http_ok, f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json"),
+            timeout=30,
+            what="the cold gateway",
+            process=cold,
+        )
 
         key = secrets["CHATGPT_API_KEY"]
         warm, cold_url = f"http://127.0.0.1:{GATEWAY_PORT}", f"http://127.0.0.1:{COLD_PORT}"
@@ -164,12 +155,12 @@ def main() -> int:
             headers = {"apikey": key, **(MCP_HEADERS if lua else {})}
             _wrk(target, headers, 2, args.connections, lua)  # warm-up
             gateway_pid = gateway_pids[warm if target.startswith(warm) else cold_url]
-            before = _cpu_seconds(runner_pid), _cpu_seconds(gateway_pid)
+            before = cpu_seconds(runner_pid), cpu_seconds(gateway_pid)
             result = _wrk(target, headers, args.seconds, args.connections, lua)
             # CPU per request is what contention on a shared machine distorts least.
             requests = result["rps"] * args.seconds
-            result["runner_us"] = (_cpu_seconds(runner_pid) - before[0]) * 1e6 / requests
-            result["gateway_us"] = (_cpu_seconds(gateway_pid) - before[1]) * 1e6 / requests
+            result["runner_us"] = (cpu_seconds(runner_pid) - before[0]) * 1e6 / requests
+            result["gateway_us"] = (cpu_seconds(gateway_pid) - before[1]) * 1e6 / requests
             rows.append((label, how, result))
             print(f"  {label} / {how}: {result['rps']:.0f} req/s", file=sys.stderr)
     finally:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ async def _sdk_asgi(calls: int) -> float:
     }
 
     async def one() -> int:
-        sent: list[dict[str, Any]] = []
+        sent: list[MutableMapping[str, Any]] = []
         delivered = False
 
         async def receive() -> dict[str, Any]:
@@ -109,7 +110,7 @@ async def _sdk_asgi(calls: int) -> float:
             await asyncio.sleep(3600)
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             sent.append(message)
 
         await app(dict(scope), receive, send)

@@ -65,7 +65,7 @@ async def post(
     modern: bool = False,
 ) -> tuple[int, Any]:
     message: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method}
-    headers = HEADERS
+    headers: tuple[tuple[str, str], ...] = HEADERS
     if modern:
         # 2026-07-28: the envelope in _meta and the routing headers that mirror the body.
         params = {**(params or {}), "_meta": ENVELOPE}
@@ -75,7 +75,7 @@ async def post(
             ("mcp-method", method),
         )
         if method == "tools/call":
-            headers = (*headers, ("mcp-name", params["name"]))
+            headers = (*headers, ("mcp-name", str(params["name"])))
     if params is not None:
         message["params"] = params
     request = StaticRequest(
