@@ -14,6 +14,8 @@ talk to this process over a Unix socket. Layers, from the wire inwards:
 * ``conf_cache``   token -> parsed plugin chain, TTL and size bounds, injectable clock;
 * ``registry``     explicit plugin registration from named modules;
 * ``plugin``       the typed plugin contract plugins are written against;
+* ``context``, ``mcp``  the conference plugins; ``conference`` registers both around one
+                   context plugin (the default ``RUNNER_PLUGINS`` module);
 * ``client``       the APISIX side of the protocol (subpackage), for tests, benchmarks and the
                    local gateway; the runner never imports it.
 """

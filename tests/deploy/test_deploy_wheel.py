@@ -104,7 +104,17 @@ def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
 ) -> None:
     """The APISIX image installs the base: the runner's own dependencies and nothing more."""
     requires = _requires(wheel)
-    assert requires[""] == {"httpx", "httpx-aiohttp", "aiohttp", "uvloop", "rapidfuzz"}
+    # mcp, orjson, jsonschema: the conference-mcp plugin runs inside the runner.
+    assert requires[""] == {
+        "httpx",
+        "httpx-aiohttp",
+        "aiohttp",
+        "uvloop",
+        "rapidfuzz",
+        "mcp",
+        "orjson",
+        "jsonschema",
+    }
     assert {"flask", "sqlalchemy", "gunicorn"} <= requires["backend"]
     assert {"limits", "jsonschema", "pyyaml"} <= requires["gateway"]
     assert "flatbuffers" in requires["dev"]
