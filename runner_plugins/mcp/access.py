@@ -40,6 +40,10 @@ class Access:
     def __init__(self, feedback_consumers: frozenset[str]) -> None:
         self._feedback = feedback_consumers
 
+    def needs_caller(self, permission: Permission) -> bool:
+        """Whether deciding needs the caller (asking for it costs an ExtraInfo round trip)."""
+        return permission != "read"
+
     def decide(self, caller: Caller, permission: Permission) -> Decision:
         if permission == "read":
             return ALLOWED

@@ -95,19 +95,17 @@ class Toolbox:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}", data=name)
         arguments = arguments or {}
         problems = sorted(
-            self._validators[name].iter_errors(arguments), key=lambda e: list(e.absolute_path)
+            self._validators[name].iter_errors(arguments),
+            key=lambda e: [str(part) for part in e.absolute_path],
         )
         if problems:
             return failure(
                 f"Invalid arguments for {name}: " + "; ".join(_explain(p) for p in problems)
             )
-        decision = (
-            call.access.decide(await call.caller(), spec.permission)
-            if spec.permission != "read"
-            else None
-        )
-        if decision is not None and not decision.allowed:
-            return failure(decision.reason)
+        if call.access.needs_caller(spec.permission):
+            decision = call.access.decide(await call.caller(), spec.permission)
+            if not decision.allowed:
+                return failure(decision.reason)
         await self.context.backend.start()
         try:
             produced = await _HANDLERS[name](self, call, arguments)
