@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask
 
-from backend import cli, drain, errors, security, sessions, speakers, surface, topics
+from backend import cli, drain, errors, oauth, security, sessions, speakers, surface, topics
 from backend.config import load_config
 from backend.seed import prepare_database
 from backend.storage import Store, create_db_engine
@@ -59,5 +59,6 @@ def create_app(
     for blueprint in (speakers.bp, sessions.bp, topics.bp):
         app.register_blueprint(blueprint)
     surface.init_app(app)
+    oauth.init_app(app, environ)
     cli.init_app(app)
     return app
