@@ -19,6 +19,7 @@ COPY pyproject.toml requirements.lock README.md /opt/conference/src/
 COPY backend /opt/conference/src/backend
 COPY textfold /opt/conference/src/textfold
 COPY errorshape /opt/conference/src/errorshape
+COPY bearer /opt/conference/src/bearer
 RUN set -eux; \
     python -m venv /opt/conference/venv; \
     /opt/conference/venv/bin/pip install -c /opt/conference/src/requirements.lock \

@@ -25,6 +25,7 @@ COPY pyproject.toml requirements.lock README.md /opt/conference/src/
 COPY runner_plugins /opt/conference/src/runner_plugins
 COPY textfold /opt/conference/src/textfold
 COPY errorshape /opt/conference/src/errorshape
+COPY bearer /opt/conference/src/bearer
 RUN set -eux; \
     python3 -m venv /opt/conference/venv; \
     /opt/conference/venv/bin/pip install --no-cache-dir --disable-pip-version-check \

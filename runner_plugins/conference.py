@@ -1,5 +1,5 @@
 """The conference plugins as the runner loads them by default: context and MCP, sharing one
-aggregation.
+aggregation, and the OAuth bearer check that runs before them (``oauth-bearer``).
 
 Strategy: the MCP plugin is built around the very context plugin instance the runner
 registers, so both routes use one HTTP client pool and one cache, circuit breaker and
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner_plugins.bearer_check import BearerCheck
 from runner_plugins.context.plugin import ContextPlugin
 from runner_plugins.mcp.plugin import McpPlugin
 from runner_plugins.plugin import Plugin
@@ -19,4 +20,4 @@ from runner_plugins.plugin import Plugin
 def plugins() -> list[Plugin[Any]]:
     """The plugins this module contributes to the runner."""
     context = ContextPlugin()
-    return [context, McpPlugin(context)]
+    return [BearerCheck(), context, McpPlugin(context)]

@@ -9,6 +9,7 @@ docs/local-stack.md). One module per family:
 
 * ``base``       :class:`GatewayPlugin`, the shared schema pieces;
 * ``auth``       key-auth (and its consumer credential), consumer-restriction;
+* ``jwt``        jwt-auth (and its consumer credential), multi-auth (OAuth bearer tokens);
 * ``traffic``    limit-count;
 * ``transform``  request-id, cors, proxy-rewrite;
 * ``external``   ext-plugin-pre-req / post-req / post-resp and the runner conversation;

@@ -16,6 +16,7 @@ from gateway.errors import ConfigError, table_body
 from gateway.plugins.auth import ConsumerRestriction, KeyAuth, KeyAuthCredential
 from gateway.plugins.base import GatewayPlugin
 from gateway.plugins.external import ExtPluginPostReq, ExtPluginPostResp, ExtPluginPreReq
+from gateway.plugins.jwt import JwtAuth, JwtAuthCredential, MultiAuth
 from gateway.plugins.traffic import LimitCount
 from gateway.plugins.transform import Cors, ProxyRewrite, RequestId
 
@@ -28,6 +29,8 @@ _ROUTE_PLUGINS: dict[str, type[GatewayPlugin]] = {
         RequestId,
         Cors,
         KeyAuth,
+        JwtAuth,
+        MultiAuth,
         ConsumerRestriction,
         LimitCount,
         ProxyRewrite,
@@ -39,6 +42,7 @@ _ROUTE_PLUGINS: dict[str, type[GatewayPlugin]] = {
 #: What a consumer may carry: its credential, and plugins merged into the route (as APISIX does).
 _CONSUMER_PLUGINS: dict[str, type[GatewayPlugin]] = {
     "key-auth": KeyAuthCredential,
+    "jwt-auth": JwtAuthCredential,
     "limit-count": LimitCount,
     "consumer-restriction": ConsumerRestriction,
     "proxy-rewrite": ProxyRewrite,
