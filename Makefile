@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy backend runner_plugins gateway stack textfold errorshape tests bench
+	$(VENV)/bin/mypy backend runner_plugins gateway stack textfold errorshape bearer tests bench
 
 unit: $(STAMP)
 	$(PY) -m pytest

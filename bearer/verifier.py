@@ -127,7 +127,7 @@ class BearerVerifier:
         claims = self._claims(token)
         now = self._clock()
         exp = claims.get("exp")
-        if not _is_number(exp) or exp <= now:
+        if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
             raise BearerError(401, "invalid_token", "The access token has expired.")
         nbf = claims.get("nbf")
         if nbf is not None and (not _is_number(nbf) or nbf > now):
@@ -151,7 +151,6 @@ class BearerVerifier:
                 f"This operation needs the {required_scope} scope.",
                 required_scope,
             )
-        assert _is_number(exp)
         return TokenGrant(subject, client_id, scopes, int(exp))
 
     def _claims(self, token: str) -> Mapping[str, Any]:

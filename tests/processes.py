@@ -6,6 +6,7 @@ stack) need the same three steps; one copy keeps their timeouts and failure mess
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
 import time
@@ -40,3 +41,12 @@ def stop(
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@functools.lru_cache(maxsize=1)
+def oauth_public_key() -> str:
+    """A fresh OAuth verification key (one-line PEM, as .env holds it) for tests that load
+    apisix.yaml; generated per test session, so no key lives in the repository."""
+    from stack.envfile import generate_signing_key, public_key_of
+
+    return public_key_of(generate_signing_key())

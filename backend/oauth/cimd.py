@@ -137,10 +137,14 @@ class MetadataDocumentClients:
                     if len(body) > self._max_bytes:
                         raise MetadataDocumentError("The client metadata document is too large.")
                     if time.monotonic() > deadline:
-                        raise MetadataDocumentError("Fetching the client metadata document timed out.")
+                        raise MetadataDocumentError(
+                            "Fetching the client metadata document timed out."
+                        )
         except httpx.HTTPError as exc:
             logger.info("client metadata document %s: %s", url, type(exc).__name__)
-            raise MetadataDocumentError("The client metadata document could not be fetched.") from None
+            raise MetadataDocumentError(
+                "The client metadata document could not be fetched."
+            ) from None
         try:
             document = json.loads(bytes(body))
         except (ValueError, UnicodeDecodeError, RecursionError):

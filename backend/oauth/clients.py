@@ -166,9 +166,7 @@ def validate_registration(document: Any) -> tuple[str, tuple[str, ...]]:
             "invalid_client_metadata", "client_name must be a string of at most 200 characters."
         )
     scope = document.get("scope")
-    if scope is not None and (
-        not isinstance(scope, str) or not set(scope.split()) <= set(SCOPES)
-    ):
+    if scope is not None and (not isinstance(scope, str) or not set(scope.split()) <= set(SCOPES)):
         raise RegistrationError(
             "invalid_client_metadata", f"scope may only contain {' '.join(SCOPES)}."
         )

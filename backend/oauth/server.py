@@ -283,7 +283,9 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     ) -> dict[str, Any]:
         record: CodeRecord = self.request.authorization_code
         assert user is not None
-        return _issue(self, user, scope or "", record.resource, record.family, include_refresh_token)
+        return _issue(
+            self, user, scope or "", record.resource, record.family, include_refresh_token
+        )
 
     def save_token(self, token: dict[str, Any]) -> None:
         _save_refresh(self, token)
@@ -327,7 +329,9 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
     ) -> dict[str, Any]:
         record: RefreshRecord = self.request.refresh_token
         assert user is not None
-        return _issue(self, user, scope or "", record.resource, record.family, include_refresh_token)
+        return _issue(
+            self, user, scope or "", record.resource, record.family, include_refresh_token
+        )
 
     def save_token(self, token: dict[str, Any]) -> None:
         _save_refresh(self, token)
@@ -344,7 +348,7 @@ def _check_resource(request: Any, bound: str) -> None:
 
 
 def _issue(
-        grant: Any, user: Consumer, scope: str, resource: str, family: str, refresh: bool
+    grant: Any, user: Consumer, scope: str, resource: str, family: str, refresh: bool
 ) -> dict[str, Any]:
     server = _server(grant)
     # A consumer whose permissions shrank since the code was issued gets no more than it has now.
@@ -407,7 +411,11 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
             if record is not None:
                 return record
         claims = server.tokens.signed_claims(token_string)
-        if claims and isinstance(claims.get("sid"), str) and isinstance(claims.get("client_id"), str):
+        if (
+            claims
+            and isinstance(claims.get("sid"), str)
+            and isinstance(claims.get("client_id"), str)
+        ):
             return AccessTokenRef(claims["sid"], claims["client_id"])
         return None
 

@@ -78,7 +78,9 @@ def pem(value: str) -> str:
     return value.replace("\\n", "\n").strip() + "\n"
 
 
-def load_settings(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> OAuthSettings:
+def load_settings(
+    config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> OAuthSettings:
     values = {key: config.get(key, default) for key, default in DEFAULTS.items()}
     public = str(config["PUBLIC_URL"]).rstrip("/")
     integers = {}
@@ -106,7 +108,9 @@ def load_settings(config: Mapping[str, Any], environ: Mapping[str, str] | None =
     if isinstance(allow_private, str):
         allow_private = allow_private.strip().lower() in ("1", "true", "yes", "on")
     redirects = tuple(
-        uri.strip() for uri in str(values["OAUTH_GPT_ACTIONS_REDIRECT_URIS"]).split(",") if uri.strip()
+        uri.strip()
+        for uri in str(values["OAUTH_GPT_ACTIONS_REDIRECT_URIS"]).split(",")
+        if uri.strip()
     )
     signing_key = str(values["OAUTH_SIGNING_KEY"])
     return OAuthSettings(

@@ -168,7 +168,9 @@ class OAuthStore:
                 delete(oauth_refresh_tokens).where(oauth_refresh_tokens.c.expires_at < now)
             )
             conn.execute(
-                insert(oauth_refresh_tokens).values(token_hash=digest(token), revoked=False, **values)
+                insert(oauth_refresh_tokens).values(
+                    token_hash=digest(token), revoked=False, **values
+                )
             )
 
     def find_refresh(self, token: str) -> RefreshRecord | None:

@@ -146,8 +146,9 @@ def authorize_decision() -> Response:
         form.get("csrf_token"),
         request.values,
     ):
-        return _page(grant, error="This form expired or was not sent from this page. Try again.",
-                     status=400)
+        return _page(
+            grant, error="This form expired or was not sent from this page. Try again.", status=400
+        )
     if form.get("decision") != "allow":
         response: Response = server.create_authorization_response(grant=grant, grant_user=None)
         return response
@@ -214,7 +215,9 @@ def register() -> Response:
             name, uris, server.now(), cap=settings.max_clients, idle=settings.client_idle_seconds
         )
     except ClientCapacityError:
-        logger.warning("dynamic client registration refused: %d clients stored", settings.max_clients)
+        logger.warning(
+            "dynamic client registration refused: %d clients stored", settings.max_clients
+        )
         return _registration_error(
             503, "temporarily_unavailable", "Too many registered clients; try again later."
         )

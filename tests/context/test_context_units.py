@@ -41,7 +41,9 @@ def test_conf_from_the_gateway_route_parses() -> None:
     with open("apisix/apisix.yaml", encoding="utf-8") as handle:
         routes = yaml.safe_load(handle)["routes"]
     (route,) = [r for r in routes if r["id"] == "speaker-context"]
-    (entry,) = route["plugins"]["ext-plugin-post-req"]["conf"]
+    # The bearer check runs first (runner_plugins/bearer_check.py), then the context plugin.
+    check, entry = route["plugins"]["ext-plugin-post-req"]["conf"]
+    assert check["name"] == "oauth-bearer"
     raw = entry["value"].replace("${{CONFERENCE_BACKEND_ADDR:=127.0.0.1:8000}}", "127.0.0.1:8000")
     raw = raw.replace("${{CONFERENCE_SHARED_SECRET}}", TEST_SECRET)
     conf = parse_conf(raw)

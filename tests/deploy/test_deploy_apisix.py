@@ -20,18 +20,21 @@ from tests.deploy.deploy_files import (
     yaml_file,
 )
 
+from tests.processes import oauth_public_key
+
 # Dummy values for the variables without default; each one is distinct so a test can tell
 # where a value ended up.
 ENV = {
     "CHATGPT_API_KEY": "dummy-chatgpt-key",
     "READONLY_API_KEY": "dummy-readonly-key",
     "CONFERENCE_SHARED_SECRET": "dummy-shared-secret",
+    "OAUTH_PUBLIC_KEY": oauth_public_key(),
 }
 SECRET_FIELDS = {
     ("consumer", "chatgpt", "key-auth", "key"): "CHATGPT_API_KEY",
     ("consumer", "readonly", "key-auth", "key"): "READONLY_API_KEY",
 }
-PUBLIC_ROUTES = {"public-plugin-surface", "not-found"}
+PUBLIC_ROUTES = {"public-plugin-surface", "oauth-public", "oauth-register", "not-found"}
 SECRET_HEADER = "X-Conference-Secret"
 ERROR_SHAPE = {"status", "error", "message"}
 
@@ -97,9 +100,16 @@ def test_every_plugin_conf_validates_against_its_schema(doc: dict[str, Any]) -> 
     problems: list[str] = []
     seen = 0
     for kind, owner, name, conf in plugin_confs(doc):
-        schema_name = f"{name}.consumer" if (kind, name) == ("consumer", "key-auth") else name
+        credential = (kind, name) in (("consumer", "key-auth"), ("consumer", "jwt-auth"))
+        schema_name = f"{name}.consumer" if credential else name
         problems += [f"{kind} {owner} {name}: {p}" for p in validate(conf, schema_name)]
         seen += 1
+        # multi-auth carries full route-side confs of its auth plugins: validate those too.
+        for entry in conf.get("auth_plugins", []) if name == "multi-auth" else []:
+            for inner, inner_conf in entry.items():
+                problems += [
+                    f"{kind} {owner} multi-auth/{inner}: {p}" for p in validate(inner_conf, inner)
+                ]
     assert problems == []
     assert seen >= 20
 
@@ -145,6 +155,11 @@ def test_every_plugin_used_is_enabled_and_nothing_more(
     assert "ext-plugin-pre-req" not in enabled
 
 
+def _auth(plugins: dict[str, Any]) -> list[str]:
+    """The auth plugins multi-auth tries, in order."""
+    return [name for entry in plugins["multi-auth"]["auth_plugins"] for name in entry]
+
+
 def test_context_routes_use_post_req_after_auth(routes: dict[str, dict[str, Any]]) -> None:
     external = {
         rid: r
@@ -157,7 +172,7 @@ def test_context_routes_use_post_req_after_auth(routes: dict[str, dict[str, Any]
         assert "ext-plugin-pre-req" not in plugins and "ext-plugin-post-resp" not in plugins
         post = plugins["ext-plugin-post-req"]
         assert post["allow_degradation"] is False
-        assert "key-auth" in plugins
+        assert _auth(plugins) == ["key-auth", "jwt-auth"]
         # An error_response would replace the runner's own 400/404/502/504 bodies too.
         assert "error_response" not in post.get("_meta", {})
     assert set(routes["speaker-context"]["uris"]) == {"/speaker/:id/context", "/speakers/context"}
@@ -167,10 +182,11 @@ def test_context_routes_use_post_req_after_auth(routes: dict[str, dict[str, Any]
 def test_context_conf_is_accepted_by_the_runner_plugin(routes: dict[str, dict[str, Any]]) -> None:
     conf_module = pytest.importorskip("runner_plugins.context.conf")
     confs = routes["speaker-context"]["plugins"]["ext-plugin-post-req"]["conf"]
-    assert [c["name"] for c in confs] == ["conference-context"]
-    parsed = conf_module.parse_conf(confs[0]["value"])
+    # The bearer token's issuer/audience/scope check runs first (runner_plugins/bearer_check).
+    assert [c["name"] for c in confs] == ["oauth-bearer", "conference-context"]
+    parsed = conf_module.parse_conf(confs[1]["value"])
     assert parsed is not None
-    value = json.loads(confs[0]["value"])
+    value = json.loads(confs[1]["value"])
     assert value["secret"] == ENV["CONFERENCE_SHARED_SECRET"]
     assert value["secret_header"] == SECRET_HEADER
     # The runner's parser is the judge: a mutated conf must be refused.
@@ -207,24 +223,36 @@ def test_authenticated_routes_hide_the_key_and_add_the_backend_secret(
     for rid, route in routes.items():
         plugins = route["plugins"]
         if rid not in PUBLIC_ROUTES:
-            assert plugins["key-auth"]["hide_credentials"] is True, rid
-            assert set(plugins["key-auth"]["_meta"]["error_response"]) == ERROR_SHAPE, rid
+            key_auth, jwt_auth = (
+                next(iter(entry.values())) for entry in plugins["multi-auth"]["auth_plugins"]
+            )
+            assert key_auth["hide_credentials"] is True, rid
+            # The bearer is NOT hidden: the runner and the backend check its aud/iss/scope.
+            assert jwt_auth.get("hide_credentials", False) is False, rid
+            assert jwt_auth["key_claim_name"] == "sub", rid
+            assert set(plugins["multi-auth"]["_meta"]["error_response"]) == ERROR_SHAPE, rid
         rewrite = plugins["proxy-rewrite"]["headers"]
         assert rewrite["set"][SECRET_HEADER] == ENV["CONFERENCE_SHARED_SECRET"], rid
-        assert "cookie" in rewrite["remove"], rid
+        # The consent page's CSRF cookie must reach the authorization server; elsewhere cookies
+        # are dropped.
+        if rid.startswith("oauth-"):
+            assert "remove" not in rewrite, rid
+        else:
+            assert "cookie" in rewrite["remove"], rid
         assert route.get("upstream_id") == "conference-api", rid
 
 
 def test_public_routes_are_only_the_plugin_surface_and_the_404(
     routes: dict[str, dict[str, Any]],
 ) -> None:
-    unauthenticated = {rid for rid, r in routes.items() if "key-auth" not in r["plugins"]}
+    unauthenticated = {rid for rid, r in routes.items() if "multi-auth" not in r["plugins"]}
     assert unauthenticated == PUBLIC_ROUTES
     assert set(routes["public-plugin-surface"]["uris"]) == {
         "/.well-known/ai-plugin.json",
         "/openapi.yaml",
         "/logo.png",
     }
+    assert set(routes["oauth-register"]["uris"]) == {"/oauth/register"}
     for rid in PUBLIC_ROUTES:
         limit = routes[rid]["plugins"]["limit-count"]
         assert (limit["key_type"], limit["key"], limit["rejected_code"]) == (
@@ -277,7 +305,8 @@ def test_feedback_is_restricted_to_the_chatgpt_consumer(
     mcp_conf = json.loads(routes["mcp"]["plugins"]["ext-plugin-post-req"]["conf"][0]["value"])
     assert mcp_conf["feedback_consumers"] == restriction["whitelist"]
     for rid, route in routes.items():
-        if rid not in ("session-feedback", "not-found", "mcp"):
+        # The OAuth endpoints take form/JSON POSTs (token, revoke, consent form, registration).
+        if rid not in ("session-feedback", "not-found", "mcp", "oauth-public", "oauth-register"):
             assert set(route["methods"]) <= {"GET", "HEAD", "OPTIONS"}, rid
 
 

@@ -6,10 +6,13 @@ import pytest
 
 from tests.deploy.deploy_files import APISIX_YAML
 
+from tests.processes import oauth_public_key
+
 ENV = {
     "CHATGPT_API_KEY": "dummy-chatgpt-key",
     "READONLY_API_KEY": "dummy-readonly-key",
     "CONFERENCE_SHARED_SECRET": "dummy-shared-secret",
+    "OAUTH_PUBLIC_KEY": oauth_public_key(),
 }
 
 
@@ -22,6 +25,8 @@ def test_local_gateway_loads_the_deployment_file() -> None:
         "mcp",
         "session-feedback",
         "conference-read",
+        "oauth-public",
+        "oauth-register",
         "not-found",
     }
     assert {consumer.username for consumer in loaded.consumers} == {"chatgpt", "readonly"}

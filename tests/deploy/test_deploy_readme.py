@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from backend.config import DEFAULTS
+from backend.oauth.settings import DEFAULTS as OAUTH_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("backend", "runner_plugins", "gateway", "stack", "docker")
@@ -41,6 +42,8 @@ def _read_by_code() -> set[str]:
     }
     # backend/config.py: every CONFERENCE_<KEY> of the defaults, and the plain DATABASE_URL.
     names |= {f"CONFERENCE_{key}" for key in DEFAULTS} | {"DATABASE_URL"}
+    # backend/oauth/settings.py: the authorization server's CONFERENCE_OAUTH_* keys.
+    names |= {f"CONFERENCE_{key}" for key in OAUTH_DEFAULTS}
     names |= set(_APISIX_VAR.findall((ROOT / "apisix" / "apisix.yaml").read_text()))
     compose = (ROOT / "docker-compose.yml").read_text()
     names |= {n for n in _COMPOSE_VAR.findall(compose) if n != "NAME"}  # NAME: a comment's example
@@ -64,6 +67,7 @@ def test_every_variable_in_the_readme_table_is_read_somewhere() -> None:
     corpus += (ROOT / "apisix" / "apisix.yaml").read_text()
     corpus += (ROOT / "docker-compose.yml").read_text()
     corpus += "\n".join(f"CONFERENCE_{key}" for key in DEFAULTS)
+    corpus += "\n".join(f"CONFERENCE_{key}" for key in OAUTH_DEFAULTS)
     dead = {name for name in _readme_table() if name not in corpus}
     assert not dead, f"README documents variables nothing reads: {sorted(dead)}"
 

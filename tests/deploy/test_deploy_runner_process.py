@@ -27,6 +27,7 @@ from backend import create_app
 from runner_plugins.client import RunnerClient
 from runner_plugins.plugin import Stop
 from tests.deploy.deploy_files import CONFIG_YAML, apisix_document, yaml_file
+from tests.processes import oauth_public_key
 
 SECRET = "dummy-shared-secret"
 CONF_KEY = "route#speaker-context#ext-plugin-post-req#1"
@@ -84,6 +85,7 @@ def _context_conf(backend_addr: str) -> list[tuple[str, str]]:
         "READONLY_API_KEY": "k2",
         "CONFERENCE_SHARED_SECRET": SECRET,
         "CONFERENCE_BACKEND_ADDR": backend_addr,
+        "OAUTH_PUBLIC_KEY": oauth_public_key(),
     }
     route = next(r for r in apisix_document(env)["routes"] if r["id"] == "speaker-context")
     return [(c["name"], c["value"]) for c in route["plugins"]["ext-plugin-post-req"]["conf"]]
@@ -131,11 +133,11 @@ async def test_wrong_backend_secret_is_not_a_silent_success(
     backend_addr: str, runner_socket: str
 ) -> None:
     client = RunnerClient(runner_socket)
-    ((name, value),) = _context_conf(backend_addr)
+    check, (name, value) = _context_conf(backend_addr)
     wrong = json.dumps({**json.loads(value), "secret": "not-the-backend-secret"})
     try:
         answer = await client.http_req_call(
-            [(name, wrong)], CONF_KEY + "-wrong", method="GET", path="/speaker/1/context"
+            [check, (name, wrong)], CONF_KEY + "-wrong", method="GET", path="/speaker/1/context"
         )
         status, _, body = _json(answer)
         assert status >= 500 and body["status"] == status

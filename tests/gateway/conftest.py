@@ -30,7 +30,7 @@ from gateway.app import Gateway, Limits
 from gateway.config import parse
 from runner_plugins.client import RunnerClient
 from stack.probes import socket_accepts, wait_until
-from tests.processes import stop
+from tests.processes import oauth_public_key, stop
 
 REPO = Path(__file__).resolve().parents[2]
 APISIX_YAML = REPO / "apisix" / "apisix.yaml"
@@ -90,6 +90,7 @@ def keys() -> dict[str, str]:
         "CHATGPT_API_KEY": secrets.token_urlsafe(24),
         "READONLY_API_KEY": secrets.token_urlsafe(24),
         "CONFERENCE_SHARED_SECRET": secrets.token_urlsafe(24),
+        "OAUTH_PUBLIC_KEY": oauth_public_key(),
     }
 
 
