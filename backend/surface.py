@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from flask import Blueprint, Flask, Response, current_app, jsonify
@@ -56,11 +57,15 @@ def manifest(config: Mapping[str, Any]) -> dict[str, Any]:
             "sessions and topics. If a name matches several speakers you get candidates; ask "
             "the user which one. Only submit feedback when the user explicitly asks to."
         ),
-        # Service-level API key in the `apikey` header (the gateway's key-auth).
+        # OAuth: the authorization server's endpoints (backend/oauth). Its tokens arrive as
+        # Authorization: Bearer, which the gateway's jwt-auth accepts; an API-key-only
+        # declaration (service_http) would make such clients send a bearer key-auth refuses.
         "auth": {
-            "type": "service_http",
-            "authorization_type": "custom",
-            "custom_auth_header": "apikey",
+            "type": "oauth",
+            "client_url": f"{public}/oauth/authorize",
+            "authorization_url": f"{public}/oauth/token",
+            "scope": "conference:read conference:feedback",
+            "authorization_content_type": "application/x-www-form-urlencoded",
             "verification_tokens": {"openai": token} if token else {},
         },
         "api": {
@@ -78,6 +83,9 @@ def openapi_document(public_url: str) -> dict[str, Any]:
     """Load the OpenAPI document with its server set to ``public_url``."""
     document: dict[str, Any] = yaml.load(OPENAPI_PATH.read_text(encoding="utf-8"), Loader=_Loader)
     document["servers"] = [{"url": public_url, "description": "Conference gateway"}]
+    flow = document["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"]
+    for field in ("authorizationUrl", "tokenUrl", "refreshUrl"):
+        flow[field] = public_url + urlsplit(flow[field]).path
     return document
 
 

@@ -45,6 +45,7 @@ logger = logging.getLogger("stack")
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 180.0
+TEST_GPT_REDIRECT = "http://127.0.0.1:47124/gpt-actions/callback"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -280,6 +281,9 @@ def _size(path: Path) -> int:
 
 def _test(args: argparse.Namespace, settings: Settings) -> int:
     """Fresh stack on the test ports, the black-box suite against it, then down."""
+    # The test stack's pre-registered GPT Actions client answers to this loopback callback, so
+    # the suite can play the GPT editor's flow (tests/integration/test_g_oauth.py).
+    os.environ.setdefault("CONFERENCE_OAUTH_GPT_ACTIONS_REDIRECT_URIS", TEST_GPT_REDIRECT)
     env = _environment(settings)
     code = _detach(args, settings)
     if code != 0:
@@ -294,6 +298,8 @@ def _test(args: argparse.Namespace, settings: Settings) -> int:
         "READONLY_API_KEY": env["READONLY_API_KEY"],
         "BACKEND_URL": settings.backend_url,
         "STACK_BACKEND_CONTROL": control,
+        "GPT_ACTIONS_CLIENT_SECRET": env["CONFERENCE_OAUTH_GPT_ACTIONS_SECRET"],
+        "GPT_ACTIONS_REDIRECT_URI": env["CONFERENCE_OAUTH_GPT_ACTIONS_REDIRECT_URIS"].split(",")[0],
     }
     pytest_args = [a for a in args.pytest_args if a != "--"]
     try:

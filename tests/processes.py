@@ -44,9 +44,15 @@ def stop(
 
 
 @functools.lru_cache(maxsize=1)
-def oauth_public_key() -> str:
-    """A fresh OAuth verification key (one-line PEM, as .env holds it) for tests that load
-    apisix.yaml; generated per test session, so no key lives in the repository."""
+def oauth_key_pair() -> tuple[str, str]:
+    """A fresh OAuth signing key pair (one-line PEMs, as .env holds them): (private, public).
+    Generated per test session, so no key lives in the repository."""
     from stack.envfile import generate_signing_key, public_key_of
 
-    return public_key_of(generate_signing_key())
+    private = generate_signing_key()
+    return private, public_key_of(private)
+
+
+def oauth_public_key() -> str:
+    """The public half of :func:`oauth_key_pair` (what apisix.yaml's OAUTH_PUBLIC_KEY holds)."""
+    return oauth_key_pair()[1]

@@ -57,15 +57,27 @@ def test_document_is_valid_openapi_31(document: dict[str, Any]) -> None:
     assert document["servers"][0]["url"] == PUBLIC_URL
 
 
-def test_security_scheme_is_the_apikey_header(document: dict[str, Any]) -> None:
-    scheme = document["components"]["securitySchemes"]["apikey"]
-    assert scheme == {
+def test_security_schemes_are_the_apikey_header_or_oauth(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apikey"] == {
         "type": "apiKey",
         "in": "header",
         "name": "apikey",
-        "description": scheme["description"],
+        "description": schemes["apikey"]["description"],
     }
-    assert document["security"] == [{"apikey": []}]
+    flow = schemes["oauth2"]["flows"]["authorizationCode"]
+    assert set(flow["scopes"]) == {"conference:read", "conference:feedback"}
+    # Alternatives: either requirement object satisfies the operation.
+    assert document["security"] == [{"apikey": []}, {"oauth2": ["conference:read"]}]
+    feedback = document["paths"]["/session/{id}/feedback"]["post"]
+    assert feedback["security"] == [{"apikey": []}, {"oauth2": ["conference:feedback"]}]
+
+
+def test_served_oauth_urls_point_at_the_public_url(client: FlaskClient) -> None:
+    served = yaml.safe_load(client.get("/openapi.yaml").get_data(as_text=True))
+    flow = served["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"] == f"{PUBLIC_URL}/oauth/authorize"
+    assert flow["tokenUrl"] == flow["refreshUrl"] == f"{PUBLIC_URL}/oauth/token"
 
 
 def test_operations_follow_gpt_action_limits(document: dict[str, Any]) -> None:
@@ -246,8 +258,9 @@ def test_manifest_within_openai_limits(client: FlaskClient) -> None:
         "is_user_authenticated": False,
     }
     assert manifest["logo_url"] == f"{PUBLIC_URL}/logo.png"
-    assert manifest["auth"]["type"] == "service_http"
-    assert manifest["auth"]["custom_auth_header"] == "apikey"
+    assert manifest["auth"]["type"] == "oauth"
+    assert manifest["auth"]["client_url"] == f"{PUBLIC_URL}/oauth/authorize"
+    assert manifest["auth"]["authorization_url"] == f"{PUBLIC_URL}/oauth/token"
     assert manifest["auth"]["verification_tokens"] == {}
 
 

@@ -16,7 +16,7 @@ def test_manifest_without_key(client: httpx.Client, gateway_url: str) -> None:
     assert response.status_code == 200
     manifest = json_body(response)
     assert manifest["schema_version"] == "v1"
-    assert manifest["auth"]["type"] in ("service_http", "user_http", "none")
+    assert manifest["auth"]["type"] in ("oauth", "service_http", "user_http", "none")
     assert manifest["api"]["url"].endswith("/openapi.yaml")
 
 
