@@ -52,7 +52,7 @@ _PAGE = """<!doctype html>
           box-shadow: 0 1px 3px rgba(0,0,0,.12); }
   h1 { font-size: 1.3rem; margin: 0 0 .75rem; }
   .client { font-weight: 600; word-break: break-word; }
-  .muted { color: #4b5563; font-size: .9rem; word-break: break-all; }
+  .muted { color: #4b5563; font-size: .9rem; overflow-wrap: anywhere; }
   ul { padding-left: 1.2rem; margin: .5rem 0 1rem; }
   li.refused { color: #9ca3af; text-decoration: line-through; }
   label { display: block; font-weight: 600; margin: 1rem 0 .35rem; }
