@@ -15,7 +15,7 @@ export STACK_ENV_FILE := $(ENV_FILE)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint typecheck unit test up down logs test-integration \
-        bench-backend bench-runner bench-context bench-gateway bench-mcp clean
+        bench-backend bench-runner bench-context bench-gateway bench-mcp bench-oauth clean
 
 help:
 	@echo "make up                 run the whole system (Docker if an engine answers, else the local stack)"
@@ -23,7 +23,7 @@ help:
 	@echo "make down | make logs   stop the stack (either mode) / follow its logs (MODE=local|docker forces a mode)"
 	@echo "make test               ruff + mypy --strict + pytest (unit, component and local end-to-end)"
 	@echo "make test-integration   black-box HTTP suite against a freshly started stack"
-	@echo "make bench-backend | bench-runner | bench-context | bench-gateway | bench-mcp"
+	@echo "make bench-backend | bench-runner | bench-context | bench-gateway | bench-mcp | bench-oauth"
 	@echo "make lock               re-pin requirements.lock from pyproject.toml"
 
 # The venv is rebuilt whenever the lock file changes; `pip install -r` pins every transitive package.
@@ -87,6 +87,11 @@ bench-gateway: $(STAMP)
 bench-mcp: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/mcp_bench.py $(BENCH_ARGS)
+
+# Bearer token vs API key on the warm context route, same run, alternating rounds (>= 90 %).
+bench-oauth: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(PY) bench/oauth_bench.py $(BENCH_ARGS)
 
 # --- The real APISIX deployment (docker-compose.yml, docs/deployment.md) -------------------------
 # `make up/down/logs/test-integration` call these when a Docker engine answers. `env-file` (local

@@ -7,7 +7,7 @@ verifying; finds the consumer whose credential ``key`` equals it; requires the t
 to equal the credential's ``algorithm`` and verifies the signature with its ``public_key``
 (ES256/RS256 only here); checks ``exp``/``nbf`` when present, or always when listed in
 ``claims_to_verify``. Like APISIX it checks nothing else: issuer, audience and scope are the
-resource server's job (package ``bearer``). Replies and messages are APISIX's. Signature results
+resource server's job (package ``bearer``). Replies and messages are APISIX's. Verification results
 are cached per (token, consumer) in a small bounded map because the same token arrives many
 times; expiry is still checked on every request.
 
@@ -35,6 +35,7 @@ from gateway.plugins.auth import KeyAuth
 from gateway.plugins.base import GatewayPlugin
 
 if TYPE_CHECKING:
+    from gateway.config import Consumer
     from gateway.context import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ class JwtAuth(GatewayPlugin):
         self._cookie = conf.get("cookie", "jwt")
         self._claim = conf.get("key_claim_name", "key")
         self._required = frozenset(conf.get("claims_to_verify", ()))
-        self._verified: OrderedDict[tuple[str, str], Mapping[str, Any]] = OrderedDict()
+        #: token -> (consumer, claims) for tokens whose signature verified (time not included).
+        self._verified: OrderedDict[str, tuple[Consumer, Mapping[str, Any]]] = OrderedDict()
 
     def _fail(self, message: str) -> Exit:
         return json_exit(401, {"message": message}, [self._CHALLENGE])
@@ -123,6 +125,29 @@ class JwtAuth(GatewayPlugin):
         token, source = self._token(ctx)
         if not token:
             return self._fail("Missing JWT token in request")
+        verified = self._verified.get(token)
+        if verified is None:
+            result = self._verify(ctx, token)
+            if isinstance(result, Exit):
+                return result
+            verified = result
+            self._verified[token] = verified
+            while len(self._verified) > _CACHE_ENTRIES:
+                self._verified.popitem(last=False)
+        else:
+            self._verified.move_to_end(token)
+        consumer, payload = verified
+        if not _times_ok(payload, self._required, time.time()):
+            logger.warning("failed to verify jwt: exp/nbf")
+            return self._fail("failed to verify jwt")
+        if self.conf.get("hide_credentials", False):
+            _hide(ctx, source, self._header, self._query)
+        ctx.consumer = consumer
+        ctx.headers["X-Consumer-Username"] = consumer.username
+        return None
+
+    def _verify(self, ctx: RequestContext, token: str) -> tuple[Consumer, Mapping[str, Any]] | Exit:
+        """Everything that does not depend on the time: parse, consumer, algorithm, signature."""
         unverified = _unverified(token)
         if unverified is None:
             return self._fail("JWT token invalid")
@@ -137,33 +162,15 @@ class JwtAuth(GatewayPlugin):
                 consumer, credential = candidate, found
         if consumer is None or credential is None:
             return self._fail("Invalid user key in JWT token")
-        if header.get("alg") != credential.algorithm or not self._signature_ok(
-            token, consumer.username, credential
-        ):
-            logger.warning("failed to verify jwt: bad signature or algorithm")
+        if header.get("alg") != credential.algorithm:
+            logger.warning("failed to verify jwt: algorithm %r", header.get("alg"))
             return self._fail("failed to verify jwt")
-        if not _times_ok(payload, self._required, time.time()):
-            logger.warning("failed to verify jwt: exp/nbf")
-            return self._fail("failed to verify jwt")
-        if self.conf.get("hide_credentials", False):
-            _hide(ctx, source, self._header, self._query)
-        ctx.consumer = consumer
-        ctx.headers["X-Consumer-Username"] = consumer.username
-        return None
-
-    def _signature_ok(self, token: str, username: str, credential: JwtAuthCredential) -> bool:
-        cache_key = (token, username)
-        if cache_key in self._verified:
-            self._verified.move_to_end(cache_key)
-            return True
         try:
             jws.deserialize_compact(token, credential.public_key, algorithms=[credential.algorithm])
         except (JoseError, ValueError, TypeError):
-            return False
-        self._verified[cache_key] = {}
-        while len(self._verified) > _CACHE_ENTRIES:
-            self._verified.popitem(last=False)
-        return True
+            logger.warning("failed to verify jwt: bad signature")
+            return self._fail("failed to verify jwt")
+        return consumer, payload
 
 
 def _b64json(segment: str) -> Any:
@@ -254,9 +261,12 @@ class MultiAuth(GatewayPlugin):
                 raise ConfigError("plugin 'multi-auth': auth_plugins entries take no _meta")
 
     async def run(self, ctx: RequestContext) -> Exit | None:
+        failures = []
         for plugin in self.inner:
             result = await plugin.run(ctx)
             if result is None:
                 return None
-            logger.warning("multi-auth: %s failed: %r", plugin.name, result.body[:100])
+            failures.append((plugin.name, result.body[:100]))
+        # Logged only when every plugin failed (a bearer request always "fails" key-auth first).
+        logger.warning("multi-auth: all auth plugins failed: %r", failures)
         return json_exit(401, {"message": "Authorization Failed"})
