@@ -9,6 +9,8 @@ test, skipped without them.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +28,16 @@ from tests.integration.oauth_client import (
     path_of,
     refresh,
     register,
+)
+
+
+def _segment(document: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+
+#: An unsigned token (alg none) naming a real consumer, far from expiry.
+UNSIGNED = (
+    f"{_segment({'alg': 'none', 'typ': 'at+jwt'})}.{_segment({'sub': 'chatgpt', 'exp': 2**31})}."
 )
 
 
@@ -120,7 +132,7 @@ def test_readonly_key_signs_in_for_reading_only(
     "authorization",
     [
         pytest.param("Bearer not-a-token", id="garbage"),
-        pytest.param("Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJjaGF0Z3B0In0.", id="alg-none"),
+        pytest.param(f"Bearer {UNSIGNED}", id="alg-none"),
     ],
 )
 def test_bad_bearer_is_401_json(client: httpx.Client, authorization: str) -> None:
