@@ -60,8 +60,11 @@ async def test_key_auth_rejects_with_the_error_response(
 ) -> None:
     response = await project_gateway.client.get("/speakers", headers=headers)
     assert response.status_code == 401
-    # multi-auth answers with its own 401 and no challenge of the inner plugins.
-    assert "WWW-Authenticate" not in response.headers
+    # multi-auth answers with its own 401 and no challenge of the inner plugins; the route's
+    # conference-errors adds the OAuth one (RFC 9728): where to find the sign-in.
+    assert response.headers.get_list("WWW-Authenticate") == [
+        'Bearer resource_metadata="http://localhost:9080/.well-known/oauth-protected-resource"'
+    ]
     assert body_json(response) == {"status": 401, "error": "Unauthorized", "message": message}
     # APISIX would send it untyped (text/plain); the route's conference-errors makes it JSON.
     assert response.headers["Content-Type"] == "application/json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import httpx
 import pytest
 
@@ -21,7 +23,16 @@ PROTECTED = [
 def test_no_key_is_401(client: httpx.Client, path: str) -> None:
     response = client.get(path)
     assert_error_shape(response, 401)  # application/json included
-    assert response.headers["WWW-Authenticate"].lower().startswith("apikey")
+    # The OAuth challenge (RFC 9728) names the protected-resource metadata, which the gateway
+    # serves publicly; other challenges (APISIX's inner plugins') may come before it.
+    challenges = response.headers.get_list("WWW-Authenticate")
+    bearer = [c for c in challenges if c.startswith('Bearer resource_metadata="')]
+    assert bearer, challenges
+    url = bearer[0].split('"')[1]
+    assert url.endswith("/.well-known/oauth-protected-resource")
+    metadata = client.get(urlsplit(url).path)
+    assert metadata.status_code == 200
+    assert metadata.json()["authorization_servers"]
 
 
 @pytest.mark.parametrize("path", PROTECTED)
