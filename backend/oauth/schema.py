@@ -30,7 +30,8 @@ oauth_codes = Table(
     "oauth_codes",
     metadata,
     Column("code_hash", String(64), primary_key=True),
-    Column("client_id", String(255), nullable=False),
+    # Up to 500: a Client ID Metadata Document's client_id is its URL.
+    Column("client_id", String(500), nullable=False),
     Column("consumer", String(100), nullable=False),
     Column("redirect_uri", Text, nullable=False),
     Column("scope", String(200), nullable=False),
@@ -48,7 +49,7 @@ oauth_refresh_tokens = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("family", String(64), nullable=False),
-    Column("client_id", String(255), nullable=False),
+    Column("client_id", String(500), nullable=False),
     Column("consumer", String(100), nullable=False),
     Column("scope", String(200), nullable=False),
     Column("resource", String(500), nullable=False),
