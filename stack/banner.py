@@ -63,7 +63,11 @@ def render(settings: Settings, env: Mapping[str, str], *, docker: bool, detached
         f"  Plugin manifest (ChatGPT plugin dev mode): {public}/.well-known/ai-plugin.json",
         f"  OpenAPI (GPT Action import):               {public}/openapi.yaml",
         f"  MCP server (ChatGPT developer mode, Claude, MCP Inspector): {public}/mcp",
-        "                          (Streamable HTTP, same 'apikey' header; docs/mcp.md)",
+        "                          (Streamable HTTP, 'apikey' header or OAuth; docs/mcp.md)",
+        f"  OAuth sign-in (MCP connectors, GPT Actions OAuth): "
+        f"{public}/.well-known/oauth-authorization-server",
+        "                          (GPT Actions: client id 'gpt-actions', secret "
+        "CONFERENCE_OAUTH_GPT_ACTIONS_SECRET in .env; docs/oauth.md)",
     ]
     warning = https_warning(public)
     if warning is not None:

@@ -108,6 +108,8 @@ def test_banner_warns_when_the_public_url_is_not_https(tmp_path: Path) -> None:
         secure
     )
     assert "Public URL:             https://abc.example.net" in secure
+    assert "https://abc.example.net/.well-known/oauth-authorization-server" in secure
+    assert "gpt-actions" in secure
 
 
 FAKE_DOCKER = """#!/bin/sh
