@@ -29,7 +29,8 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway_bench import _wrk  # noqa: E402
+from gateway_bench import _wrk  # noqa: E402 - the sibling script (bench/ is on sys.path)
+
 from tests.integration.oauth_client import authorize, discover, exchange, register  # noqa: E402
 
 STATE = ROOT / "var" / "bench-oauth"

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from bearer import BearerError, BearerVerifier
 from bearer.verifier import bearer_token
+from errorshape import error_body
 from runner_plugins.plugin import ConfError, Plugin, Request, Stop
 
 __all__ = ["BearerCheck", "plugins"]
@@ -62,11 +62,7 @@ class BearerCheck(Plugin[BearerConf]):
         try:
             conf.verifier.verify(authorization, conf.scope)
         except BearerError as exc:
-            body = {
-                "status": exc.status,
-                "error": HTTPStatus(exc.status).phrase,
-                "message": exc.description,
-            }
+            body = error_body(exc.status, exc.description)
             return Stop(
                 status=exc.status,
                 headers=(

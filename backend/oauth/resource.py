@@ -16,10 +16,10 @@ from datetime import datetime
 
 from flask import Flask, Response, current_app, jsonify, request
 
-from backend.errors import error_body
 from backend.oauth.settings import OAuthSettings
 from bearer import FEEDBACK_SCOPE, READ_SCOPE, BearerError, BearerVerifier
 from bearer.verifier import bearer_token
+from errorshape import error_body
 
 #: Blueprints that serve the protected REST API.
 API_BLUEPRINTS = frozenset({"speakers", "sessions", "topics"})

@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from flask import Flask
-from oauth_helpers import (
+
+from tests.backend.oauth_helpers import (
     CHATGPT_KEY,
     Clock,
     Flow,
@@ -35,7 +36,7 @@ from oauth_helpers import (
     redirect_params,
     submit,
 )
-from oauth_helpers import exchange as exchange_code
+from tests.backend.oauth_helpers import exchange as exchange_code
 
 
 @dataclass
@@ -136,12 +137,15 @@ def cimd_app(
 ) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
+    context = documents.context
+    assert context is not None
+
     def build(**overrides: Any) -> Flask:
         config = oauth_config(
             Clock(),
             OAUTH_CIMD_ALLOW_PRIVATE=True,
             OAUTH_CIMD_TIMEOUT_SECONDS=1.0,
-            OAUTH_HTTP_CLIENT=httpx.Client(verify=documents.context),
+            OAUTH_HTTP_CLIENT=httpx.Client(verify=context),
         )
         config.update(overrides)
         app = make_app(**config)

@@ -15,7 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from oauth_helpers import (
+
+from tests.backend.oauth_helpers import (
     BOTH,
     CHATGPT_KEY,
     GPT_REDIRECT,

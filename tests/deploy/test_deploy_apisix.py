@@ -19,7 +19,6 @@ from tests.deploy.deploy_files import (
     validate,
     yaml_file,
 )
-
 from tests.processes import oauth_public_key
 
 # Dummy values for the variables without default; each one is distinct so a test can tell

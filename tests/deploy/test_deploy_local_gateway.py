@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.deploy.deploy_files import APISIX_YAML
-
 from tests.processes import oauth_public_key
 
 ENV = {

@@ -104,7 +104,8 @@ def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
 ) -> None:
     """The APISIX image installs the base: the runner's own dependencies and nothing more."""
     requires = _requires(wheel)
-    # mcp, orjson, jsonschema: the conference-mcp plugin runs inside the runner.
+    # mcp, orjson, jsonschema: the conference-mcp plugin runs inside the runner; joserfc: the
+    # runner's oauth-bearer check verifies access tokens (package bearer/).
     assert requires[""] == {
         "httpx",
         "httpx-aiohttp",
@@ -114,8 +115,10 @@ def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
         "mcp",
         "orjson",
         "jsonschema",
+        "joserfc",
     }
-    assert {"flask", "sqlalchemy", "gunicorn"} <= requires["backend"]
+    assert {"flask", "sqlalchemy", "gunicorn", "authlib"} <= requires["backend"]
+    assert "authlib" not in requires[""]
     assert {"limits", "jsonschema", "pyyaml"} <= requires["gateway"]
     assert "flatbuffers" in requires["dev"]
     assert "flatbuffers" not in requires[""] | requires["backend"] | requires["gateway"]
