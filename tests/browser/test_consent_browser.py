@@ -73,6 +73,9 @@ def auth_server(tmp_path: Path) -> Iterator[str]:
     public = f"http://127.0.0.1:{port}"
     app = create_app(
         {
+            # The browser talks to the backend directly here (no gateway adding the secret).
+            "TESTING": True,
+            "TESTING_WITHOUT_SHARED_SECRET": True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
             "PUBLIC_URL": public,
             "OAUTH_SIGNING_KEY": oauth_key_pair()[0],
