@@ -14,6 +14,7 @@ from bearer.verifier import (
     BearerVerifier,
     TokenGrant,
     challenge,
+    token_scopes,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "BearerVerifier",
     "TokenGrant",
     "challenge",
+    "token_scopes",
 ]

@@ -13,6 +13,8 @@ injected (tests move it instead of sleeping).
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -94,6 +96,28 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def token_scopes(authorization: str | None) -> frozenset[str] | None:
+    """The ``scope`` of the bearer token in ``authorization``, read WITHOUT verification; None
+    when the request carries no bearer token (it came in with an API key).
+
+    Only for a request path where the token was already verified in full: on the runner's
+    routes, ``oauth-bearer`` runs first and stops any request whose bearer token fails
+    :meth:`BearerVerifier.verify`. A token that cannot be read grants nothing (empty set).
+    """
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > MAX_TOKEN_CHARS:
+        return frozenset()
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return frozenset()
+    scope = payload.get("scope") if isinstance(payload, dict) else None
+    return frozenset(scope.split()) if isinstance(scope, str) else frozenset()
 
 
 class BearerVerifier:

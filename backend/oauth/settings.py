@@ -63,9 +63,14 @@ class OAuthSettings:
     consumers: tuple[Consumer, ...]
 
     @property
+    def mcp_resource(self) -> str:
+        """Resource identifier of the MCP endpoint: its own audience (a REST token is refused)."""
+        return f"{self.issuer}/mcp"
+
+    @property
     def resources(self) -> tuple[str, ...]:
         """Every resource a token may be issued for."""
-        return (self.api_resource,)
+        return (self.api_resource, self.mcp_resource)
 
     def resource_metadata_url(self, resource: str) -> str:
         """RFC 9728 section 3.1: the well-known segment goes before the resource's path."""

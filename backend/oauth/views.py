@@ -94,6 +94,13 @@ def protected_resource_metadata() -> Response:
     return _public_json(resource_metadata(settings, settings.api_resource))
 
 
+@bp.get("/.well-known/oauth-protected-resource/mcp")
+def mcp_protected_resource_metadata() -> Response:
+    """RFC 9728 section 3.1: the metadata of ``<public URL>/mcp`` sits at this path."""
+    settings = _settings()
+    return _public_json(resource_metadata(settings, settings.mcp_resource))
+
+
 @bp.get(JWKS_PATH)
 def jwks() -> Response:
     return _public_json({"keys": [_server().tokens.public_jwk()]})

@@ -6,14 +6,18 @@ are open to every authenticated consumer, ``feedback`` only to the consumers the
 lists (the same list as the REST feedback route's consumer-restriction). A refusal is a value
 with a sentence the model can relay, never an exception, so the tool answers with an error
 result (MCP's rule for business-rule failures) instead of a transport-level 403. An unknown
-caller is refused every permission but ``read``: fail closed. Bearer tokens (OAuth) are to map
-to the same consumers, and scope checks belong here too.
+caller is refused every permission but ``read``: fail closed. An OAuth bearer token maps to the
+same consumers (the gateway's jwt-auth picks the consumer from its ``sub``) and narrows further:
+``feedback`` also needs the token's ``conference:feedback`` scope (the read scope was checked by
+``oauth-bearer`` before the MCP plugin runs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from bearer import FEEDBACK_SCOPE
 
 Permission = Literal["read", "feedback"]
 
@@ -23,6 +27,8 @@ class Caller:
     """The authenticated caller as the gateway identified it (None: not identified)."""
 
     consumer: str | None
+    #: The bearer token's scopes; None when the caller used an API key (no token to narrow it).
+    scopes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,12 @@ class Access:
     def decide(self, caller: Caller, permission: Permission) -> Decision:
         if permission == "read":
             return ALLOWED
+        if caller.scopes is not None and FEEDBACK_SCOPE not in caller.scopes:
+            return Decision(
+                False,
+                "This sign-in granted reading only: the token lacks the conference:feedback "
+                "scope. Ask the user to sign in again and allow posting feedback.",
+            )
         if caller.consumer is not None and caller.consumer in self._feedback:
             return ALLOWED
         who = f"API key of consumer {caller.consumer!r}" if caller.consumer else "caller"

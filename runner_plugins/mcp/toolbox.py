@@ -26,6 +26,7 @@ import orjson
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
+from bearer import token_scopes
 from runner_plugins.context.backend import PROPAGATED_HEADERS, Fetcher, SourceResult, is_timeout
 from runner_plugins.context.merge import build_meta
 from runner_plugins.context.plugin import ContextPlugin
@@ -64,7 +65,8 @@ class Call:
 
     async def caller(self) -> Caller:
         # One ExtraInfo round trip; only the write tool needs it.
-        return Caller(await self.request.var("consumer_name") or None)
+        consumer = await self.request.var("consumer_name") or None
+        return Caller(consumer, token_scopes(self.request.header("authorization")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from tests.backend.oauth_helpers import (
     REDIRECT,
     SIGNING_KEY,
     Clock,
+    Flow,
     authorize_query,
     code_for,
     exchange,
@@ -91,6 +92,29 @@ def test_protected_resource_metadata_names_the_api_and_issuer(oauth: FlaskClient
     assert document["resource"] == PUBLIC_URL
     assert document["authorization_servers"] == [PUBLIC_URL]
     assert document["scopes_supported"] == ["conference:read", "conference:feedback"]
+
+
+def test_mcp_has_its_own_path_suffixed_resource_metadata(oauth: FlaskClient) -> None:
+    # RFC 9728 section 3.1: <public>/mcp -> <public>/.well-known/oauth-protected-resource/mcp.
+    document = oauth.get("/.well-known/oauth-protected-resource/mcp").get_json()
+    assert document["resource"] == f"{PUBLIC_URL}/mcp"
+    assert document["authorization_servers"] == [PUBLIC_URL]
+
+
+def test_a_token_for_mcp_has_the_mcp_audience(oauth: FlaskClient) -> None:
+    client_id = register(oauth)
+    verifier, challenge = pkce()
+    query = authorize_query(client_id, challenge, resource=f"{PUBLIC_URL}/mcp")
+    code = redirect_params(submit(oauth, query, CHATGPT_KEY))["code"]
+    flow = Flow(client_id, verifier, code)
+    response = exchange(oauth, flow, resource=f"{PUBLIC_URL}/mcp")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _claims(response.get_json()["access_token"])["aud"] == f"{PUBLIC_URL}/mcp"
+    # ... which the REST API refuses (its audience is the public URL itself).
+    refused = oauth.get(
+        "/speaker/1", headers={"Authorization": f"Bearer {response.get_json()['access_token']}"}
+    )
+    assert refused.status_code == 401
 
 
 def test_jwks_publishes_the_public_key_only(oauth: FlaskClient) -> None:

@@ -13,7 +13,14 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from bearer import FEEDBACK_SCOPE, READ_SCOPE, BearerError, BearerVerifier, challenge
+from bearer import (
+    FEEDBACK_SCOPE,
+    READ_SCOPE,
+    BearerError,
+    BearerVerifier,
+    challenge,
+    token_scopes,
+)
 
 ISSUER = "https://conference.example"
 AUDIENCE = "https://conference.example"
@@ -206,3 +213,12 @@ def test_real_clock_default_accepts_a_fresh_token() -> None:
     now = int(time.time())
     token = _token(iat=now, exp=now + 120)
     assert verifier.verify(f"Bearer {token}", READ_SCOPE).consumer == "chatgpt"
+
+
+def test_token_scopes_reads_the_scope_of_a_bearer_header() -> None:
+    assert token_scopes(None) is None
+    assert token_scopes("Basic abc") is None
+    assert token_scopes(f"Bearer {_token(scope=READ_SCOPE)}") == {READ_SCOPE}
+    # Unreadable: grants nothing rather than everything.
+    assert token_scopes("Bearer not.a-jwt.x") == frozenset()
+    assert token_scopes(f"Bearer {_token(scope=None)}") == frozenset()

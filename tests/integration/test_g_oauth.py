@@ -15,7 +15,10 @@ import os
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import httpx2
 import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.conftest import assert_error_shape, json_body
 from tests.integration.oauth_client import (
@@ -156,6 +159,61 @@ def test_unregistered_redirect_uri_is_never_redirected_to(
     )
     assert_error_shape(response, 400)
     assert "location" not in response.headers
+
+
+async def test_mcp_client_signs_in_from_the_401_and_calls_tools(
+    client: httpx.Client, gateway_url: str, chatgpt_key: str, found: Discovery
+) -> None:
+    """What an MCP client does: POST /mcp, follow the 401's resource_metadata, sign in for THAT
+    resource, then use the bearer with the official SDK client."""
+    refused = client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+    assert_error_shape(refused, 401)
+    challenges = refused.headers.get_list("www-authenticate")
+    metadata_urls = [
+        c.split('"')[1] for c in challenges if c.startswith("Bearer resource_metadata=")
+    ]
+    assert metadata_urls and metadata_urls[0].endswith("/.well-known/oauth-protected-resource/mcp")
+    prm = json_body(client.get(path_of(metadata_urls[0])))
+    assert prm["resource"].endswith("/mcp")
+    assert prm["authorization_servers"] == [found.metadata["issuer"]]
+    mcp = Discovery(prm["resource"], found.metadata)
+
+    client_id = register(client, mcp, "MCP test client")
+    grant = authorize(gateway_url, mcp, client_id, chatgpt_key, scope="conference:read")
+    tokens = exchange(client, mcp, client_id, grant).json()
+    headers = _bearer(tokens["access_token"])
+    async with httpx2.AsyncClient(headers=headers, timeout=30.0) as http:
+        async with streamable_http_client(f"{gateway_url}/mcp", http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                context = await session.call_tool("get_speaker_context", {"id": 1})
+                assert context.is_error is False
+                # Consumer chatgpt may post, but this sign-in granted reading only.
+                write_call = await session.call_tool(
+                    "submit_session_feedback", {"session_id": 104, "rating": 5}
+                )
+    assert write_call.is_error is True
+    assert "conference:feedback" in write_call.content[0].text  # type: ignore[union-attr]
+
+    # Audiences do not mix: the MCP token is refused by the REST API, and vice versa.
+    assert_error_shape(client.get("/speaker/1/context", headers=headers), 401)
+    api_grant = authorize(gateway_url, found, client_id, chatgpt_key)
+    api_token = exchange(client, found, client_id, api_grant).json()["access_token"]
+    wrong = client.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        headers={**_bearer(api_token), "Accept": "application/json, text/event-stream"},
+    )
+    assert_error_shape(wrong, 401)
+    assert any('error="invalid_token"' in c for c in wrong.headers.get_list("www-authenticate"))
+
+    renewed = refresh(client, mcp, client_id, tokens["refresh_token"])
+    assert renewed.status_code == 200, renewed.text
+    assert refresh(client, mcp, client_id, tokens["refresh_token"]).status_code == 400
 
 
 def test_gpt_actions_client_as_the_gpt_editor_configures_it(

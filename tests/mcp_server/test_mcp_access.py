@@ -25,3 +25,17 @@ def test_an_unidentified_caller_is_refused_writes() -> None:
     refused = POLICY.decide(Caller(None), "feedback")
     assert not refused.allowed and refused.reason
     assert not Access(frozenset()).decide(Caller("chatgpt"), "feedback").allowed
+
+
+def test_a_bearer_token_without_the_feedback_scope_may_not_post() -> None:
+    # Consumer chatgpt may post, but this sign-in granted reading only.
+    refused = POLICY.decide(Caller("chatgpt", frozenset({"conference:read"})), "feedback")
+    assert not refused.allowed
+    assert "conference:feedback" in refused.reason
+
+
+def test_a_bearer_token_with_the_feedback_scope_posts_as_its_consumer() -> None:
+    scopes = frozenset({"conference:read", "conference:feedback"})
+    assert POLICY.decide(Caller("chatgpt", scopes), "feedback").allowed
+    # The scope does not lift the consumer's own limit.
+    assert not POLICY.decide(Caller("readonly", scopes), "feedback").allowed
