@@ -218,7 +218,7 @@ def test_real_clock_default_accepts_a_fresh_token() -> None:
 def test_token_scopes_reads_the_scope_of_a_bearer_header() -> None:
     assert token_scopes(None) is None
     assert token_scopes("Basic abc") is None
-    assert token_scopes(f"Bearer {_token(scope=READ_SCOPE)}") == {READ_SCOPE}
+    assert token_scopes(f"Bearer {_token(scope=READ_SCOPE)}") == frozenset({READ_SCOPE})
     # Unreadable: grants nothing rather than everything.
     assert token_scopes("Bearer not.a-jwt.x") == frozenset()
     assert token_scopes(f"Bearer {_token(scope=None)}") == frozenset()
