@@ -199,11 +199,14 @@ def test_mcp_conf_is_accepted_and_shares_the_context_aggregation(
 ) -> None:
     mcp_conf = pytest.importorskip("runner_plugins.mcp.conf")
     confs = routes["mcp"]["plugins"]["ext-plugin-post-req"]["conf"]
-    assert [c["name"] for c in confs] == ["conference-mcp"]
-    value = json.loads(confs[0]["value"])
-    parsed = mcp_conf.parse_conf(confs[0]["value"])
+    # The bearer token's issuer/audience/scope check runs first (runner_plugins/bearer_check).
+    assert [c["name"] for c in confs] == ["oauth-bearer", "conference-mcp"]
+    check = json.loads(confs[0]["value"])
+    assert check["audience"].endswith("/mcp") and check["resource_metadata"].endswith("/mcp")
+    value = json.loads(confs[1]["value"])
+    parsed = mcp_conf.parse_conf(confs[1]["value"])
     # One aggregation: the MCP tools run with exactly the context route's settings.
-    context_value = routes["speaker-context"]["plugins"]["ext-plugin-post-req"]["conf"][0]["value"]
+    context_value = routes["speaker-context"]["plugins"]["ext-plugin-post-req"]["conf"][1]["value"]
     assert value["context"] == json.loads(context_value)
     # The write tool's consumers are the REST feedback route's whitelist.
     whitelist = routes["session-feedback"]["plugins"]["consumer-restriction"]["whitelist"]
@@ -301,7 +304,7 @@ def test_feedback_is_restricted_to_the_chatgpt_consumer(
     # Only the feedback route accepts a method that writes. /mcp takes every method (GET and
     # DELETE must get the transport's 405) but is always answered by the runner, whose one write
     # tool is refused to consumers outside the same whitelist (runner_plugins/mcp/access.py).
-    mcp_conf = json.loads(routes["mcp"]["plugins"]["ext-plugin-post-req"]["conf"][0]["value"])
+    mcp_conf = json.loads(routes["mcp"]["plugins"]["ext-plugin-post-req"]["conf"][1]["value"])
     assert mcp_conf["feedback_consumers"] == restriction["whitelist"]
     for rid, route in routes.items():
         # The OAuth endpoints take form/JSON POSTs (token, revoke, consent form, registration).

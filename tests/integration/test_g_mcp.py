@@ -161,7 +161,14 @@ def modern(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
 def test_no_key_is_401(client: httpx.Client) -> None:
     response = post(client, rpc("tools/list"))
     body = assert_error_shape(response, 401)
-    assert response.headers.get("www-authenticate", "").startswith("apikey")
+    # The OAuth challenge names the MCP resource's metadata (RFC 9728); APISIX's inner auth
+    # plugins may add their own challenges before it.
+    challenges = response.headers.get_list("www-authenticate")
+    assert any(
+        c.startswith('Bearer resource_metadata="')
+        and c.endswith('/.well-known/oauth-protected-resource/mcp"')
+        for c in challenges
+    ), challenges
     assert "message" in body
 
 
