@@ -3,10 +3,11 @@
 Strategy: mirror APISIX's own two steps. First ``${{NAME}}`` / ``${{NAME:=default}}`` are
 substituted on the raw text (:mod:`gateway.variables`), so an unset variable without default is a
 startup error exactly as it is for APISIX. Then the YAML is walked strictly: every key the stand-in
-does not implement is a :class:`ConfigError` naming the object, the field and the value — a
-silently ignored field would make the local stack behave differently from the real gateway without
-anyone noticing. Plugin confs are handed to :mod:`gateway.plugins`, which validates them against
-per-plugin JSON schemas.
+does not implement is a :class:`ConfigError` naming the object and the field — a silently ignored
+field would make the local stack behave differently from the real gateway without anyone noticing.
+Errors name fields, never the values of plugin confs or of the YAML text: those hold API keys and
+the backend's shared secret (after substitution), and the message is logged. Plugin confs are
+handed to :mod:`gateway.plugins`, which validates them against per-plugin JSON schemas.
 """
 
 from __future__ import annotations
@@ -108,22 +109,31 @@ class GatewayConfig:
 def _reject_unknown(obj: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
     for key in obj:
         if key not in allowed:
-            raise ConfigError(
-                f"{where}: field {key!r} (value {obj[key]!r}) is not implemented by the local "
-                "gateway"
-            )
+            raise ConfigError(f"{where}: field {key!r} is not implemented by the local gateway")
+
+
+def _kind(value: Any) -> str:
+    """A value's YAML type, for messages that must not print the value itself."""
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return type(exc).__name__
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected an object, got {value!r}")
+        raise ConfigError(f"{where}: expected an object, got {_kind(value)}")
     return value
 
 
 def _number(obj: Mapping[str, Any], key: str, default: float, where: str) -> float:
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{where}: field {key!r} must be a positive number, got {value!r}")
+        raise ConfigError(f"{where}: field {key!r} must be a positive number, got {_kind(value)}")
     return float(value)
 
 
@@ -228,7 +238,8 @@ def parse(text: str, environ: Mapping[str, str]) -> GatewayConfig:
     try:
         doc = yaml.safe_load(expand(text, environ).text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"apisix.yaml is not valid YAML: {exc}") from exc
+        # str(exc) quotes the offending line, which may hold a substituted secret.
+        raise ConfigError(f"apisix.yaml is not valid YAML: {_yaml_problem(exc)}") from None
     top = _mapping(doc, "apisix.yaml")
     _reject_unknown(top, _TOP_KEYS, "apisix.yaml")
 
@@ -271,7 +282,7 @@ def _sequence(value: Any, where: str) -> Sequence[Any]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise ConfigError(f"{where}: expected a list, got {value!r}")
+        raise ConfigError(f"{where}: expected a list, got {_kind(value)}")
     return value
 
 

@@ -81,17 +81,17 @@ def test_the_project_file_needs_the_secrets() -> None:
         ),
         pytest.param(
             "      request-id:\n        algorithm: ksuid",
-            "plugin 'request-id' field algorithm: 'ksuid'",
+            "plugin 'request-id' field algorithm: must be one of \\['uuid'\\]",
             id="unimplemented-value",
         ),
         pytest.param(
             "      limit-count:\n        count: 1\n        time_window: 1\n        policy: redis",
-            "plugin 'limit-count' field policy: 'redis'",
+            "plugin 'limit-count' field policy: must be one of",
             id="redis-policy",
         ),
         pytest.param(
             "      proxy-rewrite:\n        headers:\n          set:\n            X-A: $remote_addr",
-            "plugin 'proxy-rewrite' field headers",
+            "plugin 'proxy-rewrite' field headers/set/X-A: must match .*nginx variables",
             id="nginx-variable",
         ),
         pytest.param(
@@ -170,3 +170,67 @@ def test_consumer_plugins_are_restricted() -> None:
     )
     with pytest.raises(ConfigError, match="consumer 'c': plugin 'cors' is not implemented"):
         parse(text, {})
+
+
+SECRET = "s3cr$t-Value-42"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        pytest.param(
+            "      request-id: {}",
+            f"      proxy-rewrite:\n        headers:\n          set:\n            X-S: '{SECRET}'",
+            "headers/set/X-S",
+            id="proxy-rewrite-header-with-dollar",
+        ),
+        pytest.param(
+            "      request-id: {}",
+            f"      proxy-rewrite:\n        headers:\n          X-S: '{SECRET}'",
+            "headers/X-S",
+            id="flat-header-form",
+        ),
+        pytest.param(
+            "      request-id: {}",
+            f"      request-id:\n        algorithm: '{SECRET}'",
+            "algorithm",
+            id="enum",
+        ),
+        pytest.param(
+            "      request-id: {}",
+            f"      key-auth:\n        hide_credentials: '{SECRET}'",
+            "hide_credentials",
+            id="type",
+        ),
+        pytest.param("      request-id: {}", f"      key-auth: '{SECRET}'", "key-auth", id="conf"),
+        pytest.param(
+            "      request-id: {}",
+            f"      key-auth:\n        _meta:\n          priority: '{SECRET}'",
+            "_meta",
+            id="meta",
+        ),
+        pytest.param("    uri: /x\n", f"    uri: /x\n    desc2: '{SECRET}'\n", "desc2", id="route"),
+        pytest.param(
+            'upstreams:\n  - id: up\n    nodes:\n      "127.0.0.1:1": 1\n',
+            f"upstreams: '{SECRET}'\n",
+            "upstreams",
+            id="list",
+        ),
+        pytest.param(
+            '    nodes:\n      "127.0.0.1:1": 1', f"    nodes: '{SECRET}'", "nodes", id="object"
+        ),
+        pytest.param(
+            "    uri: /x\n", f"    uri: /x\n    bad: '{SECRET}\n", "line", id="yaml-syntax"
+        ),
+    ],
+)
+def test_config_errors_name_the_field_never_the_value(old: str, new: str, field: str) -> None:
+    text = _minimal("      request-id: {}").replace(old, new, 1)
+    assert SECRET in text
+    with pytest.raises(ConfigError) as error:
+        parse(text, {})
+    message = str(error.value)
+    assert field in message
+    assert "s3cr" not in message
+    # Nor in the chained cause, which a traceback would print.
+    assert error.value.__cause__ is None or "s3cr" not in str(error.value.__cause__)

@@ -41,6 +41,25 @@ def test_unknown_plugin_stops_the_start_naming_it(tmp_path: Path) -> None:
     assert "route 'r': plugin 'ai-proxy' is not implemented" in out
 
 
+def test_a_rejected_secret_is_neither_printed_nor_logged(tmp_path: Path) -> None:
+    # The value comes in through ${{VAR}} as the backend secret does in apisix/apisix.yaml.
+    config = tmp_path / "apisix.yaml"
+    config.write_text(
+        GOOD.replace(
+            "request-id: {}", "proxy-rewrite: {headers: {set: {X-S: '${{GATEWAY_TEST_SECRET}}'}}}"
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config), "--port", "0"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "GATEWAY_TEST_SECRET": "pa$$w0rd-9"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "plugin 'proxy-rewrite' field headers/set/X-S" in out
+    assert "w0rd" not in out
+
+
 def test_unset_variable_stops_the_start(tmp_path: Path) -> None:
     config = tmp_path / "apisix.yaml"
     config.write_text(GOOD.replace("/x", "/${{GATEWAY_TEST_UNSET_VAR}}"))
