@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from gateway.app import Gateway
+from gateway.app import Gateway, Limits
 from gateway.config import load
 from gateway.errors import ConfigError
 from runner_plugins.client import RunnerClient
@@ -36,13 +36,20 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="the runner's Unix socket (APISIX ext-plugin.path_for_test); 'unix:' prefix allowed",
     )
     parser.add_argument("--log-level", default=os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--client-header-timeout",
+        type=float,
+        default=float(os.environ.get("GATEWAY_CLIENT_HEADER_TIMEOUT", "10")),
+        help="seconds a client has to send a whole request header (nginx client_header_timeout)",
+    )
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
     config = load(args.config, os.environ)
     socket_path = args.runner_socket.removeprefix("unix:")
-    gateway = Gateway(config, RunnerClient(socket_path))
+    limits = Limits(client_header_timeout=args.client_header_timeout)
+    gateway = Gateway(config, RunnerClient(socket_path), limits)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

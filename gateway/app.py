@@ -5,6 +5,15 @@ reach our own checks and get JSON 414/431/413 answers instead of the parser's te
 handler routes, builds the :class:`RequestContext` and hands it to :mod:`gateway.pipeline`.
 The handler is the single place that turns an unexpected exception into a JSON 500, so the
 gateway never answers with HTML or a stack trace.
+
+aiohttp has no bound on how long a client may take to send a request's header: a client that
+drips one byte at a time held a connection for as long as it liked. The connection handler adds
+nginx's ``client_header_timeout``: one timer per request header, armed when the connection
+opens or when the first byte of the next request arrives, never re-armed by further bytes, and
+cancelled once the header is complete. Like nginx, the gateway then closes the connection without
+an answer: nginx terminates a request that timed out (``NGX_HTTP_REQUEST_TIME_OUT``) instead of
+finalizing it, so config.yaml's ``error_page 408`` is never used for it, and 408 only shows in
+the access log.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
@@ -54,11 +64,59 @@ class Limits:
     max_header_bytes: int = 32768
     max_body_bytes: int = 1024 * 1024
     client_body_timeout: float = 60.0
+    #: nginx's client_header_timeout as apisix/config.yaml sets it (nginx's own default is 60 s).
+    client_header_timeout: float = 10.0
     keepalive_timeout: float = 75.0
 
 
 class _JsonErrorHandler(RequestHandler):
-    """aiohttp's connection handler, answering its own parser errors with JSON too."""
+    """aiohttp's connection handler: its parser errors answered with JSON, a header-read timeout."""
+
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._messages:
+            # A whole header was parsed: the request is handled, the timer has done its job.
+            self._cancel_header_timer()
+        elif self._header_timer is None and data and self._waiting_for_request():
+            # First bytes of the next request on a kept-alive connection (nginx arms the
+            # timer at that point; until then keepalive_timeout applies).
+            self._arm_header_timer()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def _waiting_for_request(self) -> bool:
+        waiter = self._waiter
+        return waiter is not None and not waiter.done()
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timeout > 0:
+            self._header_timer = self._loop.call_later(self._header_timeout, self._header_late)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_late(self) -> None:
+        self._header_timer = None
+        if self._messages or not self._waiting_for_request():
+            return
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        logger.info("client %s timed out while sending the request header", peer)
+        self.force_close()
+        if self.transport is not None:
+            self.transport.close()
 
     def handle_error(
         self,
@@ -91,8 +149,14 @@ def _reason(exc: BaseException | None) -> str:
 
 
 class _JsonErrorServer(web.Server):
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timeout = header_timeout
+
     def __call__(self) -> RequestHandler:
-        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+        return _JsonErrorHandler(
+            self, loop=self._loop, header_timeout=self._header_timeout, **self._kwargs
+        )
 
 
 class Gateway:
@@ -190,6 +254,7 @@ class Gateway:
             max_field_size=4 * self.limits.max_header_bytes,
             max_headers=256,
             keepalive_timeout=self.limits.keepalive_timeout,
+            header_timeout=self.limits.client_header_timeout,
             auto_decompress=False,
             access_log=None,
         )

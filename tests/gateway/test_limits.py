@@ -202,3 +202,63 @@ async def test_a_client_gone_mid_body_is_not_an_unexpected_error(
     assert (await running.client.get("/still-up")).status_code == 200
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert echo.seen[-1]["path_qs"] == "/still-up" and len(echo.seen) == 1
+
+
+async def _silence_then_close(host: str, port: int, parts: list[bytes], pause: float) -> bytes:
+    """Send ``parts`` ``pause`` seconds apart; return all the gateway sent before it closed."""
+    reader, writer = await asyncio.open_connection(host, port)
+    received: list[bytes] = []
+
+    async def _read_all() -> None:
+        try:
+            while chunk := await reader.read(65536):
+                received.append(chunk)
+        except ConnectionError:
+            pass  # closed while we were still writing: what came before is in ``received``
+
+    reading = asyncio.create_task(_read_all())
+    try:
+        for part in parts:
+            try:
+                writer.write(part)
+                await writer.drain()
+            except ConnectionError:
+                break
+            await asyncio.sleep(pause)
+        async with asyncio.timeout(10):
+            await reading
+    finally:
+        reading.cancel()
+        writer.close()
+    return b"".join(received)
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        pytest.param([], id="nothing-sent"),
+        pytest.param([b"GET /x HTTP/1.1\r\n", b"Host: a\r\n"], id="half-a-header"),
+        # One byte per pause: the timer bounds the whole header, bytes do not re-arm it.
+        pytest.param([bytes([b]) for b in b"GET /x HTTP/1.1\r\nHost: a\r\n"], id="drip"),
+    ],
+)
+async def test_a_slow_header_is_cut_off_without_an_answer(
+    start_gateway, echo: Echo, parts: list[bytes]
+) -> None:
+    limits = Limits(client_header_timeout=0.3)
+    running = await start_gateway(_yaml(echo.address), {}, limits=limits)
+    port = int(running.url.rsplit(":", 1)[1])
+    answer = await _silence_then_close("127.0.0.1", port, parts, pause=0.05)
+    # nginx terminates a request whose header timed out: no 408 on the wire (only in its log).
+    assert answer == b""
+    assert echo.seen == []
+
+
+async def test_header_timeout_spares_complete_and_kept_alive_requests(
+    start_gateway, echo: Echo
+) -> None:
+    running = await start_gateway(_yaml(echo.address), {}, limits=Limits(client_header_timeout=0.3))
+    first = await running.client.get("/slow?s=0.5")  # a slow upstream is not a slow header
+    await asyncio.sleep(0.5)  # idle on the kept-alive connection: keepalive_timeout applies
+    second = await running.client.get("/after-idle")
+    assert (first.status_code, second.status_code) == (200, 200)

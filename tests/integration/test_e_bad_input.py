@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+import urllib.parse
+
 import httpx
 import pytest
 
@@ -134,3 +139,31 @@ def test_feedback_with_lone_surrogate_escape_is_400(chatgpt: httpx.Client, raw: 
         "/session/101/feedback", content=raw, headers={"Content-Type": "application/json"}
     )
     assert_error_shape(response, 400)
+
+
+def test_a_client_dripping_its_header_is_cut_off_without_an_answer(gateway_url: str) -> None:
+    # client_header_timeout (apisix/config.yaml): one timer for the whole header; nginx closes
+    # the connection without sending anything (the 408 is only in its access log).
+    limit = float(os.environ.get("GATEWAY_CLIENT_HEADER_TIMEOUT", "10"))
+    address = urllib.parse.urlsplit(gateway_url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    header = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Drip: {'d' * 200}"
+    received = b""
+    with socket.create_connection((host, port), timeout=limit + 10) as sock:
+        sock.settimeout(0.5)
+        deadline = time.monotonic() + limit + 10
+        for byte in header.encode():
+            if time.monotonic() > deadline:
+                pytest.fail(f"the connection was still open {limit + 10:g} s into the header")
+            try:
+                sock.sendall(bytes([byte]))
+                received += sock.recv(65536)
+            except TimeoutError:
+                continue  # nothing to read yet: keep dripping
+            except OSError:
+                break  # reset or broken pipe: the gateway closed it
+            if received == b"":
+                break  # orderly close
+        else:
+            pytest.fail(f"the whole {len(header)}-byte header was accepted at ~2 bytes/s")
+    assert received == b""
