@@ -28,6 +28,7 @@ that returns a change ends the chain.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeAlias, TypeVar
 
@@ -38,6 +39,7 @@ from runner_plugins.plugin import ConfError, Plugin, ResponseChange, Rewrite, St
 from runner_plugins.protocol import ErrorCode, RpcType
 from runner_plugins.registry import PluginRegistry
 from runner_plugins.views import ExtraInfoExchange, HttpRequestView, HttpResponseView
+from runner_plugins.warning_limiter import WarningLimiter
 
 __all__ = ["Dispatcher", "ImmediateHandler", "TaskHandler"]
 
@@ -58,9 +60,16 @@ _UNAVAILABLE = codec.encode_error_frame(ErrorCode.SERVICE_UNAVAILABLE)
 class Dispatcher:
     """Turns request payloads into reply frames using the registry and the conf cache."""
 
-    def __init__(self, registry: PluginRegistry, cache: ConfCache) -> None:
+    def __init__(
+        self,
+        registry: PluginRegistry,
+        cache: ConfCache,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.registry = registry
         self.cache = cache
+        #: Per-request warnings a peer can repeat at will (unknown tokens or RPC types).
+        self.warnings = WarningLimiter(logger, clock=clock)
         #: The RPC table, by request type; a type in neither is answered by unknown_type().
         self.immediate: dict[int, ImmediateHandler] = {RpcType.PREPARE_CONF: self.prepare_conf}
         self.tasks: dict[int, TaskHandler] = {
@@ -110,10 +119,17 @@ class Dispatcher:
     def _entry(self, token: int, req_id: int, what: str) -> ConfEntry | bytes:
         entry = self.cache.get(token)
         if entry is None:
-            logger.warning("%s: conf token not found: token=%d request_id=%d", what, token, req_id)
+            self.warnings.warning(
+                "conf token not found",
+                "%s: conf token not found: token=%d request_id=%d",
+                what,
+                token,
+                req_id,
+            )
             return _NOT_FOUND
         if entry.error is not None:
-            logger.warning(
+            self.warnings.warning(
+                "rejected conf",
                 "%s refused, its conf was rejected: token=%d request_id=%d: %s",
                 what,
                 token,
@@ -200,9 +216,10 @@ class Dispatcher:
 
     # -------------------------------------------------------------------- misc
 
-    @staticmethod
-    def unknown_type(rpc_type: int) -> bytes:
-        logger.warning("unknown RPC type %d answered with BAD_REQUEST", rpc_type)
+    def unknown_type(self, rpc_type: int) -> bytes:
+        self.warnings.warning(
+            "unknown RPC type", "unknown RPC type %d answered with BAD_REQUEST", rpc_type
+        )
         return _BAD_REQUEST
 
     @staticmethod

@@ -14,6 +14,10 @@ than ``request_timeout`` (cheaper than a timer per request) and warns when it wa
 when something blocked the loop. On stop: close the listener and remove the socket, close idle
 connections, wait up to ``shutdown_grace`` for the in-flight requests' tasks, abort the rest,
 then run the plugins' ``shutdown``.
+
+Warnings a peer can trigger at will (a broken frame, a refused connection) go through a
+:class:`~runner_plugins.warning_limiter.WarningLimiter`, so a flood of them costs a few log lines
+and a periodic summary, not one line each.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import cast
 
 from runner_plugins.conf_cache import ConfCache
@@ -32,6 +38,7 @@ from runner_plugins.dispatch import Dispatcher, TaskHandler
 from runner_plugins.errors import ProtocolError
 from runner_plugins.registry import PluginRegistry
 from runner_plugins.socket_file import prepare_socket_path
+from runner_plugins.warning_limiter import WarningLimiter
 
 __all__ = ["RunnerServer"]
 
@@ -82,8 +89,10 @@ class _Connection(asyncio.Protocol):
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
         if not self._server.admit(self):
-            logger.warning(
-                "connection refused: %d connections open", self._server.config.max_connections
+            self._server.warnings.warning(
+                "connection refused",
+                "connection refused: %d connections open",
+                self._server.config.max_connections,
             )
             self._closed = True
             self._transport.abort()
@@ -104,7 +113,9 @@ class _Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         if not self._state.at_frame_boundary() and self._task is None:
-            logger.warning("connection closed in the middle of a frame")
+            self._server.warnings.warning(
+                "truncated frame", "connection closed in the middle of a frame"
+            )
         return None  # let the transport close itself
 
     def pause_writing(self) -> None:
@@ -170,7 +181,11 @@ class _Connection(asyncio.Protocol):
                 self._task = None
                 return
             elapsed = self._server.loop.time() - self.started
-            logger.warning("request cancelled after %.1f s: answering SERVICE_UNAVAILABLE", elapsed)
+            self._server.warnings.warning(
+                "request cancelled",
+                "request cancelled after %.1f s: answering SERVICE_UNAVAILABLE",
+                elapsed,
+            )
             reply = self._dispatcher.unavailable()
         except ProtocolError as exc:
             self._task = None
@@ -226,7 +241,7 @@ class _Connection(asyncio.Protocol):
             self._task.cancel()
 
     def _drop(self, why: str) -> None:
-        logger.warning("closing connection: %s", why)
+        self._server.warnings.warning("closing connection", "closing connection: %s", why)
         self.abort()
 
     def close(self) -> None:
@@ -246,14 +261,21 @@ class RunnerServer:
     """Owns the listening socket, the live connections and the plugin lifecycle."""
 
     def __init__(
-        self, config: RunnerConfig, registry: PluginRegistry, cache: ConfCache | None = None
+        self,
+        config: RunnerConfig,
+        registry: PluginRegistry,
+        cache: ConfCache | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.registry = registry
         self.dispatcher = Dispatcher(
             registry,
             cache if cache is not None else ConfCache(config.conf_ttl, config.max_conf_entries),
+            clock=clock,
         )
+        #: Connection-level warnings a peer can cause (the dispatcher has its own).
+        self.warnings = WarningLimiter(logger, clock=clock)
         self.stopping = False
         self._connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -313,6 +335,8 @@ class RunnerServer:
             deadline = self.loop.time() - self.config.request_timeout
             for connection in list(self._connections):
                 connection.cancel_if_older(deadline)
+            self.warnings.flush()
+            self.dispatcher.warnings.flush()
 
     async def shutdown(self) -> None:
         """Stop accepting, drain in-flight requests within the grace period, stop plugins."""
