@@ -186,6 +186,47 @@ def test_stop_reused_across_requests_keeps_each_id(size):
         assert (read["body"] or b"") == stop.body and read["headers"] == [("a", "b")]
 
 
+@pytest.fixture
+def template_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts Stop templates built; the caches start empty."""
+    monkeypatch.setattr(codec, "_STOP_TEMPLATES", {})
+    monkeypatch.setattr(codec, "_STOPS_SEEN_ONCE", {}, raising=False)
+    builds: list[int] = []
+    real = codec._IdTemplate
+
+    def counting(rpc_type: int, fields: list[object]) -> object:
+        builds.append(rpc_type)
+        return real(rpc_type, fields)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(codec, "_IdTemplate", counting)
+    return builds
+
+
+def test_equal_stops_built_per_request_share_one_template(template_builds):
+    # The context plugin builds a new Stop per request; equal content must not re-encode.
+    for req_id in range(100):
+        stop = Stop(404, (("content-type", "application/json"),), b'{"status":404}')
+        read = oracle.read_req_call_reply(codec.encode_req_call_reply(req_id, stop)[4:])
+        assert (read["id"], read["status"], read["body"]) == (req_id, 404, b'{"status":404}')
+    assert len(template_builds) == 1
+
+
+def test_stops_that_differ_per_request_are_never_cached(template_builds):
+    for req_id in range(300):
+        stop = Stop(200, (), b'{"request": %d}' % req_id)
+        read = oracle.read_req_call_reply(codec.encode_req_call_reply(req_id, stop)[4:])
+        assert (read["id"], read["body"]) == (req_id, b'{"request": %d}' % req_id)
+    assert template_builds == []
+    assert len(codec._STOPS_SEEN_ONCE) <= codec._STOP_CACHE_MAX
+
+
+def test_a_stop_with_list_headers_is_still_encoded(template_builds):
+    stop = Stop(200, [("a", "b")], b"x")  # type: ignore[arg-type]  # a plugin ignoring the type
+    for req_id in (1, 2):
+        read = oracle.read_req_call_reply(codec.encode_req_call_reply(req_id, stop)[4:])
+        assert (read["id"], read["headers"]) == (req_id, [("a", "b")])
+
+
 @FAST
 @given(u32, st.none() | st.integers(1, 65535), set_entries, st.none() | bodies)
 def test_response_change_reads_with_reference(req_id, status, headers, body):
