@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING (default), ERROR")
     parser.add_argument(
+        "--metrics",
+        metavar="ADDRESS",
+        help="serve Prometheus metrics at host:port or unix:/path (default: $RUNNER_METRICS, off)",
+    )
+    parser.add_argument(
         "--no-uvloop", action="store_true", help="use the stdlib event loop even if uvloop exists"
     )
     # APISIX's documented cmd for runners often ends with "start"; accept and ignore it.
@@ -67,7 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = RunnerConfig.from_env(
-            os.environ, listen=args.listen, plugins=args.plugin, log_level=args.log_level
+            os.environ,
+            listen=args.listen,
+            plugins=args.plugin,
+            log_level=args.log_level,
+            metrics=args.metrics,
         )
     except RunnerError as exc:
         print(f"conference-runner: {exc}", file=sys.stderr)

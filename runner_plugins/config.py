@@ -50,6 +50,9 @@ class RunnerConfig:
     sweep_interval: float = 1.0
     #: Pending connections the kernel queues for accept (APISIX opens many at once on reload).
     backlog: int = 4096
+    #: Where ``GET /metrics`` is served (``host:port`` or ``unix:/path``); None: metrics off,
+    #: and nothing is counted.
+    metrics_address: str | None = None
 
     @property
     def conf_ttl(self) -> float:
@@ -64,8 +67,10 @@ class RunnerConfig:
         listen: str | None = None,
         plugins: Sequence[str] = (),
         log_level: str | None = None,
+        metrics: str | None = None,
     ) -> RunnerConfig:
-        """Build the config; flags (``listen``, ``plugins``, ``log_level``) beat the environment.
+        """Build the config; flags (``listen``, ``plugins``, ``log_level``, ``metrics``) beat the
+        environment.
 
         :raise ConfigError: a missing socket path or a malformed value.
         """
@@ -87,6 +92,7 @@ class RunnerConfig:
             log_level=level,
             request_timeout=_number(environ, "RUNNER_REQUEST_TIMEOUT", 55.0),
             max_connections=int(_number(environ, "RUNNER_MAX_CONNECTIONS", 4096, minimum=1)),
+            metrics_address=_metrics_address(metrics or environ.get("RUNNER_METRICS", "")),
         )
 
 
@@ -95,6 +101,24 @@ def _strip_unix(address: str) -> str:
     if address and not address.startswith("unix:"):
         raise ConfigError(f"APISIX_LISTEN_ADDRESS must look like unix:/path, got {address!r}")
     return address.removeprefix("unix:")
+
+
+def _metrics_address(raw: str) -> str | None:
+    raw = raw.strip()
+    if not raw or raw.lower() == "off":
+        return None
+    if raw.startswith("unix:"):
+        path = raw.removeprefix("unix:")
+        if not path.startswith("/") or len(path.encode()) > _MAX_SOCKET_PATH:
+            raise ConfigError(
+                f"RUNNER_METRICS: unix:PATH needs an absolute path of at most "
+                f"{_MAX_SOCKET_PATH} bytes"
+            )
+        return raw
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"RUNNER_METRICS must be host:port or unix:/path, got {raw!r}")
+    return raw
 
 
 def _modules(raw: str) -> tuple[str, ...]:

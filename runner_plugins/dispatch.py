@@ -35,6 +35,7 @@ from typing import Any, TypeAlias, TypeVar
 from runner_plugins import codec
 from runner_plugins.conf_cache import ConfCache, ConfEntry, PluginChain
 from runner_plugins.errors import DecodeError, FrameTooLarge
+from runner_plugins.metrics import RunnerStats
 from runner_plugins.plugin import ConfError, Plugin, ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import ErrorCode, RpcType
 from runner_plugins.registry import PluginRegistry
@@ -65,9 +66,12 @@ class Dispatcher:
         registry: PluginRegistry,
         cache: ConfCache,
         clock: Callable[[], float] = time.monotonic,
+        stats: RunnerStats | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
+        #: The metrics' counters, or None while metrics are off (then nothing is counted).
+        self.stats = stats
         #: Per-request warnings a peer can repeat at will (unknown tokens or RPC types).
         self.warnings = WarningLimiter(logger, clock=clock)
         #: The RPC table, by request type; a type in neither is answered by unknown_type().
@@ -119,6 +123,8 @@ class Dispatcher:
     def _entry(self, token: int, req_id: int, what: str) -> ConfEntry | bytes:
         entry = self.cache.get(token)
         if entry is None:
+            if self.stats is not None:
+                self.stats.refused("conf_token_not_found")
             self.warnings.warning(
                 "conf token not found",
                 "%s: conf token not found: token=%d request_id=%d",
@@ -128,6 +134,8 @@ class Dispatcher:
             )
             return _NOT_FOUND
         if entry.error is not None:
+            if self.stats is not None:
+                self.stats.refused("rejected_conf")
             self.warnings.warning(
                 "rejected conf",
                 "%s refused, its conf was rejected: token=%d request_id=%d: %s",
@@ -147,6 +155,7 @@ class Dispatcher:
         if isinstance(entry, bytes):
             return entry
         merged: Rewrite | None = None
+        stats = self.stats
         for plugin, conf in entry.chain:
             try:
                 action: object = await plugin.request_filter(conf, request)
@@ -159,7 +168,13 @@ class Dispatcher:
                     request.conf_token,
                     request.id,
                 )
+                if stats is not None:
+                    stats.count(plugin, Exception)
                 return _UNAVAILABLE
+            if stats is not None:
+                # Inlined RunnerStats.count: this line runs per plugin per request.
+                key = (plugin, type(action))
+                stats.outcomes[key] = stats.outcomes.get(key, 0) + 1
             if action is None:
                 continue
             if isinstance(action, Stop):
@@ -186,6 +201,7 @@ class Dispatcher:
         if isinstance(entry, bytes):
             return entry
         change: ResponseChange | None = None
+        stats = self.stats
         for plugin, conf in entry.chain:
             try:
                 outcome: object = await plugin.response_filter(conf, response)
@@ -198,7 +214,11 @@ class Dispatcher:
                     response.conf_token,
                     response.id,
                 )
+                if stats is not None:
+                    stats.count(plugin, Exception)
                 return _UNAVAILABLE
+            if stats is not None:
+                stats.count(plugin, type(outcome))
             if outcome is None:
                 continue
             if not isinstance(outcome, ResponseChange):

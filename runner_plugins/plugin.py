@@ -19,9 +19,12 @@ A plugin:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 C = TypeVar("C")
 
@@ -152,6 +155,14 @@ class Plugin(Generic[C]):
 
     async def shutdown(self) -> None:
         """Release what startup acquired; called once at runner shutdown."""
+
+    def metrics(self) -> Iterable[Metric]:
+        """Prometheus metric families describing the plugin, built when the runner is scraped.
+
+        Called from the event loop only while metrics are on (``RUNNER_METRICS``); keep the
+        counting on the request path to plain integers and build the families here.
+        """
+        return ()
 
 
 @dataclass(slots=True)

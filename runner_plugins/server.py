@@ -36,6 +36,7 @@ from runner_plugins.config import RunnerConfig
 from runner_plugins.connection import NEED_DATA, PAUSED, Broken, ConnectionState, ExtraInfoAnswer
 from runner_plugins.dispatch import Dispatcher, TaskHandler
 from runner_plugins.errors import ProtocolError
+from runner_plugins.metrics import MetricsEndpoint, RunnerStats, build_registry
 from runner_plugins.registry import PluginRegistry
 from runner_plugins.socket_file import prepare_socket_path
 from runner_plugins.warning_limiter import WarningLimiter
@@ -156,7 +157,7 @@ class _Connection(asyncio.Protocol):
         handler = self._dispatcher.tasks.get(rpc_type)
         if handler is not None:
             self.started = self._server.loop.time()
-            self._task = self._server.loop.create_task(self._run(handler, payload))
+            self._task = self._server.loop.create_task(self._run(handler, payload, rpc_type))
             return
         immediate = self._dispatcher.immediate.get(rpc_type)
         try:
@@ -170,10 +171,13 @@ class _Connection(asyncio.Protocol):
         self._state.finish()
         self._transport.write(reply)
 
-    async def _run(self, handler: TaskHandler, payload: bytes) -> None:
+    async def _run(self, handler: TaskHandler, payload: bytes, rpc_type: int) -> None:
         # The reply is written from inside the task rather than from a done callback: one loop
         # iteration less per request. Whoever cancels this task before it started (connection
         # lost, shutdown) resets ``_task`` itself, since this body never runs then.
+        stats = self._server.stats
+        # perf_counter, not loop.time(): uvloop's clock has millisecond steps.
+        began = time.perf_counter() if stats is not None else 0.0
         try:
             reply = await handler(payload, self._exchange)
         except asyncio.CancelledError:
@@ -195,6 +199,8 @@ class _Connection(asyncio.Protocol):
         except Exception:
             logger.exception("request failed")
             reply = self._dispatcher.unavailable()
+        if stats is not None:
+            stats.observe(rpc_type, time.perf_counter() - began)
         self._finished(reply)
 
     def _finished(self, reply: bytes) -> None:
@@ -269,11 +275,14 @@ class RunnerServer:
     ) -> None:
         self.config = config
         self.registry = registry
+        self.stats = RunnerStats() if config.metrics_address else None
         self.dispatcher = Dispatcher(
             registry,
             cache if cache is not None else ConfCache(config.conf_ttl, config.max_conf_entries),
             clock=clock,
+            stats=self.stats,
         )
+        self.metrics: MetricsEndpoint | None = None
         #: Connection-level warnings a peer can cause (the dispatcher has its own).
         self.warnings = WarningLimiter(logger, clock=clock)
         self.stopping = False
@@ -314,6 +323,16 @@ class RunnerServer:
         os.chmod(path, self.config.socket_mode)
         self._sweeper = self._loop.create_task(self._sweep())
         logger.info("listening on unix:%s with plugins %s", path, self.registry.names())
+        if self.config.metrics_address and self.stats is not None:
+            registry = build_registry(self.stats, self)
+            metrics = MetricsEndpoint.for_registry(self.config.metrics_address, registry)
+            try:
+                await metrics.start()
+            except OSError as exc:
+                # Serving APISIX matters more than being observed: say it loudly, keep serving.
+                logger.error("metrics not served on %s: %s", self.config.metrics_address, exc)
+            else:
+                self.metrics = metrics
 
     def request_stop(self) -> None:
         self._stopped.set()
@@ -350,6 +369,8 @@ class RunnerServer:
                 os.unlink(self.config.socket_path)
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self.metrics is not None:
+            await self.metrics.close()
         in_flight: set[asyncio.Task[None]] = set()
         for connection in list(self._connections):
             if connection.task is None:

@@ -32,9 +32,10 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from runner_plugins.context.breaker import Admission, Breaker
+from runner_plugins.context.breaker import Admission, Breaker, State
 from runner_plugins.context.cache import SourceCache
 from runner_plugins.context.conf import ContextConf
+from runner_plugins.context.stats import SourceStats
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class Backend:
         # Least recently used first.
         self._upstreams: OrderedDict[_StateKey, Upstream] = OrderedDict()
         self._warned_full = False
+        self.stats = SourceStats()
 
     async def start(self) -> None:
         """Create the pooled client on the running loop (idempotent)."""
@@ -166,6 +168,10 @@ class Backend:
     @property
     def state_count(self) -> int:
         return len(self._upstreams)
+
+    def breakers(self) -> dict[str, State]:
+        """Each backend URL's breaker state (the states of one URL share its breaker)."""
+        return {key[0]: state.breaker.state for key, state in self._upstreams.items()}
 
     def upstream(self, conf: ContextConf) -> Upstream:
         """The state for conf's backend and bounds; each conf's own bounds apply.
@@ -242,13 +248,17 @@ class Fetcher:
         started = time.perf_counter()
         key = path + ("?" + urlencode(sorted(params.items())) if params else "")
         cached = self._upstream.cache.get(key, self._conf.cache_ttl_s)
+        stats = self._backend.stats
         if cached is not None:
+            stats.cache_hits += 1
             value, not_fetched = cached
             return SourceResult(
                 name, "ok", 200, _ms(started), cached=True, data=value, not_fetched=not_fetched
             )
+        stats.cache_misses += 1
         admission = self._admit()
         if not admission.allowed:
+            stats.call(name, "skipped")
             return SourceResult(
                 name,
                 "skipped",
@@ -264,9 +274,11 @@ class Fetcher:
             else:
                 value, size, not_fetched = await self._get_list(path, params)
         except _SourceFailure as failure:
+            stats.call(name, failure.status)
             return SourceResult(
                 name, failure.status, failure.http_status, _ms(started), error=failure.message
             )
+        stats.call(name, "ok")
         self._upstream.breaker.record(True, self._conf.breaker_failures)
         if self._conf.cache_ttl_s > 0:
             self._upstream.cache.put(key, (value, not_fetched), size)

@@ -17,12 +17,13 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
+from prometheus_client.core import Metric
 
-from runner_plugins.context import answer
+from runner_plugins.context import answer, stats
 from runner_plugins.context.backend import PROPAGATED_HEADERS, Backend, Fetcher, SourceResult
 from runner_plugins.context.conf import ContextConf, parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
@@ -59,6 +60,9 @@ class ContextPlugin(Plugin[ContextConf]):
 
     async def shutdown(self) -> None:
         await self.backend.close()
+
+    def metrics(self) -> Iterable[Metric]:
+        return stats.families(self.backend.stats, self.backend.breakers())
 
     async def request_filter(self, conf: ContextConf, request: Request) -> RequestAction | None:
         request_id = _valid_text(request.header("x-request-id"))

@@ -20,7 +20,7 @@ from tests.deploy.deploy_files import (
 SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN)$")
 DEFAULT_SERVICES = {"gateway", "backend"}
 SCALE_SERVICES = {"redis", "gateway-node", "gateway-lb"}
-INTERNAL_PORTS = {"8000", "9091", "6379"}
+INTERNAL_PORTS = {"8000", "9091", "9092", "6379"}
 
 
 @pytest.fixture(scope="module")

@@ -125,3 +125,38 @@ def test_script_exit_status(metrics_url: tuple[str, type[_Metrics]], sock_dir: P
         assert (healthy.returncode, healthy.stderr) == (0, "")
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "url"),
+    [
+        pytest.param("", None, id="off"),
+        pytest.param("off", None, id="off-word"),
+        pytest.param("unix:/run/m.sock", None, id="unix"),
+        pytest.param("0.0.0.0:9092", "http://127.0.0.1:9092/metrics", id="all-interfaces"),
+        pytest.param("127.0.0.1:9100", "http://127.0.0.1:9100/metrics", id="loopback"),
+    ],
+)
+def test_runner_metrics_url_follows_runner_metrics(address: str, url: str | None) -> None:
+    assert health.runner_metrics_url(address) == url
+
+
+async def test_a_real_runner_metrics_endpoint_counts_as_healthy(sock_dir: Path) -> None:
+    from runner_plugins.config import RunnerConfig
+    from runner_plugins.registry import PluginRegistry
+    from runner_plugins.server import RunnerServer
+
+    server = RunnerServer(
+        RunnerConfig(socket_path=str(sock_dir / "r.sock"), metrics_address="127.0.0.1:0"),
+        PluginRegistry([]),
+    )
+    await server.start()
+    try:
+        assert server.metrics is not None
+        url = health.runner_metrics_url(server.metrics.describe().removeprefix("http://"))
+        import asyncio
+
+        assert await asyncio.to_thread(health.apisix_answers, url)
+    finally:
+        await server.shutdown()
+    assert not await asyncio.to_thread(health.apisix_answers, url)

@@ -106,6 +106,7 @@ def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
     requires = _requires(wheel)
     # mcp, orjson, jsonschema: the conference-mcp plugin runs inside the runner; joserfc: the
     # runner's oauth-bearer check verifies access tokens (package bearer/).
+    # prometheus-client: the runner's metrics (RUNNER_METRICS).
     assert requires[""] == {
         "httpx",
         "httpx-aiohttp",
@@ -116,6 +117,7 @@ def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
         "orjson",
         "jsonschema",
         "joserfc",
+        "prometheus-client",
     }
     assert {"flask", "sqlalchemy", "gunicorn", "authlib"} <= requires["backend"]
     assert "authlib" not in requires[""]
