@@ -1,12 +1,13 @@
 """Conf tokens: what PrepareConf created, looked up by every HTTPReqCall.
 
-Strategy: APISIX never says when a token is no longer needed, and a worker may
-present a token up to about 1.9 x ``APISIX_CONF_EXPIRE_TIME`` after the
-PrepareConf that created it (reference ext-plugin-protocol.md §5.2), so an entry
-lives ``ttl`` (2 x that time by default) after its creation or its last use,
-whichever is later. The number of entries is bounded: when full, expired
-entries go first, then the oldest. A token that is gone is answered with
-CONF_TOKEN_NOT_FOUND by the dispatcher, which makes APISIX prepare it again.
+Strategy: APISIX never says when a token is no longer needed, and a worker may present a token up to
+about 1.9 x ``APISIX_CONF_EXPIRE_TIME`` after the PrepareConf that created it (the token sits in a
+shared dict that expires a little before that time, and a worker's own LRU copy may outlive it by
+another expire time; ``get_conf_token`` in
+https://github.com/apache/apisix/blob/3.18.0/apisix/plugins/ext-plugin/init.lua), so an entry lives
+``ttl`` (2 x that time by default) after its creation or its last use, whichever is later. The
+number of entries is bounded: when full, expired entries go first, then the oldest. A token that is
+gone is answered with CONF_TOKEN_NOT_FOUND by the dispatcher, which makes APISIX prepare it again.
 
 Tokens start at a random 32-bit value so that a restarted runner does not hand
 out a token an APISIX worker still holds for a different route (under

@@ -1,7 +1,7 @@
 """Runner configuration from the environment APISIX sets, plus command-line overrides.
 
 Strategy: APISIX spawns the runner with ``APISIX_LISTEN_ADDRESS=unix:/path`` and
-``APISIX_CONF_EXPIRE_TIME`` (reference ext-plugin-protocol.md §4); everything
+``APISIX_CONF_EXPIRE_TIME`` (https://apisix.apache.org/docs/apisix/external-plugin/); everything
 else has a default that works under APISIX and can be overridden by a
 ``RUNNER_*`` variable (declare it in ``nginx_config.envs`` when APISIX spawns
 the runner) or a flag. Values are validated here, once, so the server never

@@ -1,13 +1,14 @@
 """The protocol state of one APISIX connection, without sockets: bytes in, events out.
 
 Strategy (h11's split): :class:`ConnectionState` owns the rules of an ext-plugin connection and
-nothing else. APISIX runs one exchange at a time per connection (reference
-ext-plugin-protocol.md §6), so a connection is either idle or busy with one request; while busy,
-the only frames it may receive are the answers to the ExtraInfo questions it sent, in order, and
-anything else APISIX pipelined stays buffered until the request is answered. The transport layer
-(``server._Connection``) feeds received bytes with :meth:`receive`, asks :meth:`next_event` what
-to do until it says :data:`NEED_DATA` or :data:`PAUSED`, sends the bytes :meth:`ask` returns, and
-calls :meth:`finish` when the request's reply is written. Tests drive it with plain bytes.
+nothing else. APISIX runs one exchange at a time per connection (it opens or reuses a pooled
+connection per RPC, ``rpc_call`` in its client), so a connection is either idle or busy with one
+request; while busy, the only frames it may receive are the answers to the ExtraInfo questions it
+sent, in order, and anything else APISIX pipelined stays buffered until the request is answered. The
+transport layer (``server._Connection``) feeds received bytes with :meth:`receive`, asks
+:meth:`next_event` what to do until it says :data:`NEED_DATA` or :data:`PAUSED`, sends the bytes
+:meth:`ask` returns, and calls :meth:`finish` when the request's reply is written. Tests drive it
+with plain bytes.
 
 Events:
 

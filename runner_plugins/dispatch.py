@@ -1,8 +1,12 @@
 """The RPC table: one decoded frame in, one reply frame out, no sockets.
 
 Strategy: each request RPC type has a handler; every failure that concerns a
-single request becomes a type-0 error frame for that request only
-(reference ext-plugin-protocol.md §2, §10):
+single request becomes a type-0 error frame for that request only. APISIX
+recognises an error by the frame type alone, retries the call only for
+CONF_TOKEN_NOT_FOUND (after forgetting its tokens) and answers 503 for any
+other error code (or continues when ``allow_degradation`` is set); see
+``communicate`` and ``receive`` in APISIX's client,
+https://github.com/apache/apisix/blob/3.18.0/apisix/plugins/ext-plugin/init.lua:
 
 * unknown RPC type                      -> BAD_REQUEST
 * unknown or expired conf token         -> CONF_TOKEN_NOT_FOUND (APISIX re-prepares and retries)

@@ -1,12 +1,12 @@
 """Sans-IO framing of the APISIX ext-plugin protocol.
 
-Strategy: every message is ``type:u8 | length:u24 big-endian | payload``
-(reference ext-plugin-protocol.md §1). :class:`FrameReader` accumulates bytes
-exactly as they arrive (one byte or many frames at a time) and hands out whole
-frames, so no caller ever depends on how the kernel split a read; nothing here
-touches a socket. The length field caps payloads at 2**24 - 1 bytes; a reader
-may be configured with a lower cap, which is enforced from the header alone so
-an oversized frame is refused before its payload is buffered.
+Strategy: every message is ``type:u8 | length:u24 big-endian | payload`` (``send``/``receive`` in
+APISIX's client, https://github.com/apache/apisix/blob/3.18.0/apisix/plugins/ext-plugin/init.lua).
+:class:`FrameReader` accumulates bytes exactly as they arrive (one byte or many frames at a time)
+and hands out whole frames, so no caller ever depends on how the kernel split a read; nothing here
+touches a socket. The length field caps payloads at 2**24 - 1 bytes; a reader may be configured with
+a lower cap, which is enforced from the header alone so an oversized frame is refused before its
+payload is buffered.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """The APISIX side of the ext-plugin protocol, as a small asyncio library.
 
-Strategy: behave like APISIX's Lua client (reference ext-plugin-protocol.md
-§5-§10) so that tests, the benchmark and the local gateway exercise the runner
-the way production does: PrepareConf with the idempotency ``key`` and a
-key -> token cache, one exchange at a time per connection, ExtraInfo questions
-answered in order until the final reply, connections pooled for reuse (at most
-``max_idle``), and on CONF_TOKEN_NOT_FOUND the token cache flushed and the call
-retried, three tries in all. Every other failure (connect, timeout, error
-frame, unexpected frame type, oversize payload) raises
-:class:`RunnerUnavailable` and closes that connection, which is where APISIX
-answers 503.
+Strategy: behave like APISIX's Lua client
+(https://github.com/apache/apisix/blob/3.18.0/apisix/plugins/ext-plugin/init.lua: conf tokens,
+connections, ExtraInfo, replies, errors and retries) so that tests, the benchmark and the local
+gateway exercise the runner the way production does: PrepareConf with the idempotency ``key`` and a
+key -> token cache, one exchange at a time per connection, ExtraInfo questions answered in order
+until the final reply, connections pooled for reuse (at most ``max_idle``), and on
+CONF_TOKEN_NOT_FOUND the token cache flushed and the call retried, three tries in all. Every other
+failure (connect, timeout, error frame, unexpected frame type, oversize payload) raises
+:class:`RunnerUnavailable` and closes that connection, which is where APISIX answers 503.
 """
 
 from __future__ import annotations
