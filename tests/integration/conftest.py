@@ -11,8 +11,10 @@ It runs unchanged against the local stack, the Docker stack or any real APISIX d
   backend (the local stack's ``python -m stack backend``); the fault test is skipped without it.
 
 Every test here is marked ``e2e`` (deselected by default; ``make test-integration`` and
-``make test`` select it). Files run in name order: the backend fault and the quota exhaustion
-come last so the other tests never see them.
+``make test`` select it). Tests that stop part of the stack (marker ``disrupts``) run after the
+others and tests that spend a quota (``exhausts_quota``) run last, whatever their file names or
+the order pytest was given: the collection hook below sorts them, so the others never see an
+outage or an exhausted quota.
 """
 
 from __future__ import annotations
@@ -28,10 +30,18 @@ import pytest
 HERE = os.path.dirname(__file__)
 
 
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("exhausts_quota") is not None:
+        return 2
+    return 1 if item.get_closest_marker("disrupts") is not None else 0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if str(item.path).startswith(HERE):
             item.add_marker(pytest.mark.e2e)
+    # Stable: within a rank the collection order stays.
+    items.sort(key=lambda item: _rank(item) if str(item.path).startswith(HERE) else 0)
 
 
 def _required(name: str) -> str:

@@ -22,6 +22,8 @@ from tests.integration.conftest import assert_error_shape
 #: CONFERENCE_REDIS_TIMEOUT's default is 1 s; a hung store must not cost much more than that.
 HUNG_BOUND_S = 5.0
 
+pytestmark = pytest.mark.disrupts
+
 
 def _control(action: str) -> None:
     command = os.environ["QUOTA_STORE_CONTROL"]

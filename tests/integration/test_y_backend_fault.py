@@ -23,6 +23,8 @@ COLD_IDS = [51, 52, 53]
 #: The context plugin's whole-request budget is 5 s; an answer must never wait much longer.
 BOUND_S = 15.0
 
+pytestmark = pytest.mark.disrupts
+
 
 def _control(action: str) -> None:
     command = os.environ["STACK_BACKEND_CONTROL"]
