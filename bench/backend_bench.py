@@ -91,47 +91,50 @@ def _start_server(
     )
 
 
+def _measure(
+    base: str, secret: str, name: str, path: str, args: argparse.Namespace, pid: int
+) -> Result:
+    """One endpoint: a short warm-up (imports, statement cache, page cache), then the run."""
+    _run_wrk(base + path, secret, args.connections, 2, args.wrk_threads)
+    output = _run_wrk(base + path, secret, args.connections, args.duration, args.wrk_threads)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return Result(
+        name=name,
+        requests_per_s=float(rps.group(1)) if rps else 0.0,
+        p50_ms=_latency_ms(output, "50"),
+        p99_ms=_latency_ms(output, "99"),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        rss_mib=tree_rss_mib(pid),
+    )
+
+
+def _stop(process: subprocess.Popen[bytes], workdir: Path) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def bench(args: argparse.Namespace) -> list[Result]:
     port = free_port()
     secret = secrets.token_urlsafe(24)
     base = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-backend-"))
     process = _start_server(args, port, secret, workdir)
-    results = []
     try:
         wait_until(
             partial(http_ok, f"{base}/healthz"), timeout=30, what="gunicorn", process=process
         )
-        for name, path in ENDPOINTS:
-            # Short warm-up: imports, compiled-statement cache, page cache.
-            _run_wrk(base + path, secret, args.connections, 2, args.wrk_threads)
-            output = _run_wrk(
-                base + path, secret, args.connections, args.duration, args.wrk_threads
-            )
-            rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
-            non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-            results.append(
-                Result(
-                    name=name,
-                    requests_per_s=float(rps.group(1)) if rps else 0.0,
-                    p50_ms=_latency_ms(output, "50"),
-                    p99_ms=_latency_ms(output, "99"),
-                    non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-                    rss_mib=tree_rss_mib(process.pid),
-                )
-            )
+        return [_measure(base, secret, name, path, args, process.pid) for name, path in ENDPOINTS]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        shutil.rmtree(workdir, ignore_errors=True)
-    return results
+        _stop(process, workdir)
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=32)
@@ -139,12 +142,10 @@ def main() -> int:
     parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
-        return 2
-    load_before = os.getloadavg()[0]
-    results = bench(args)
+    return parser.parse_args()
+
+
+def _print_table(args: argparse.Namespace, results: list[Result], load_before: float) -> None:
     print(
         f"\ngunicorn {args.workers} x {args.worker_class}"
         f"{f' ({args.threads} threads)' if args.worker_class == 'gthread' else ''}, "
@@ -159,6 +160,16 @@ def main() -> int:
             f"| `{r.name}` | {r.requests_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
             f"| {r.non_2xx} | {r.rss_mib:.0f} |"
         )
+
+
+def main() -> int:
+    args = _arguments()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    load_before = os.getloadavg()[0]
+    results = bench(args)
+    _print_table(args, results, load_before)
     return 0 if all(r.non_2xx == 0 for r in results) else 1
 
 

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from runner_plugins.client import RunnerClient  # noqa: E402
 from runner_plugins.context.conf import parse_conf  # noqa: E402
 from runner_plugins.context.plugin import ContextPlugin  # noqa: E402
 from runner_plugins.plugin import StaticRequest, Stop  # noqa: E402
-from stack.probes import cpu_seconds  # noqa: E402
+from stack.probes import cpu_seconds, socket_accepts, wait_until  # noqa: E402
 from tests.context.fake_backend import FakeBackend, seed  # noqa: E402
 
 # Benchmark-only value; the fake backend does not check it.
@@ -64,14 +65,6 @@ def _check(action: Any, *, complete: bool = True) -> None:
     body = json.loads(action.body)
     if complete and not body["meta"]["complete"]:
         raise SystemExit(f"incomplete answer: {body['meta']}")
-
-
-async def _wait_for_socket(path: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 15
-    while not os.path.exists(path):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the runner did not start")
-        await asyncio.sleep(0.05)
 
 
 #: (scenario, p50 ms, p99 ms, target, notes, target met)
@@ -237,7 +230,13 @@ async def main(args: argparse.Namespace) -> int:
         )
         client = RunnerClient(sock, read_timeout=30.0, max_idle=256)
         try:
-            await _wait_for_socket(sock, runner)
+            await asyncio.to_thread(
+                wait_until,
+                partial(socket_accepts, sock),
+                timeout=15,
+                what="the runner",
+                process=runner,
+            )
             no_cache = conf(cache_ttl_s=0, max_concurrency=args.cap)
             cached = conf(cache_ttl_s=300, max_concurrency=args.cap)
             rows = [

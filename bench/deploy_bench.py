@@ -106,16 +106,25 @@ def _row(name: str, values: list[float]) -> str:
     return f"| {name} | {len(values)} | {statistics.median(values):.0f} | {max(values):.0f} |"
 
 
-def main() -> int:
+def _measure() -> tuple[list[float], list[float]]:
+    """Runner cold starts, then health-check runs, each in its own scratch folder."""
     with tempfile.TemporaryDirectory(prefix="db", dir="/tmp") as folder:
         starts = [runner_cold_start_ms(folder) for _ in range(RUNS)]
     with tempfile.TemporaryDirectory(prefix="dh", dir="/tmp") as folder:
         probes = healthcheck_ms(folder)
+    return starts, probes
+
+
+def _print_table(starts: list[float], probes: list[float]) -> None:
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
     print("| measurement | runs | median ms | max ms |")
     print("|---|---:|---:|---:|")
     print(_row("runner cold start (spawn -> socket accepts)", starts))
     print(_row("gateway health-check script, healthy", probes))
+
+
+def main() -> int:
+    _print_table(*_measure())
     return 0
 
 

@@ -101,13 +101,41 @@ def _spawn(path: str, buffered: bool) -> subprocess.Popen[bytes]:
     return spawned
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve-buffered", metavar="SOCKET", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def _measure(buffered: bool, args: argparse.Namespace) -> tuple[dict[str, Any], float]:
+    """One runner variant: warm-up, then the measured run; returns the run and the CPU spent."""
+    with tempfile.TemporaryDirectory(prefix="pb-", dir="/tmp") as tmp:
+        path = os.path.join(tmp, "runner.sock")
+        runner = _spawn(path, buffered)
+        try:
+            runner_bench._drive(path, args.connections, 2, 0.5)  # warm-up
+            cpu0 = cpu_seconds(runner.pid)
+            result: dict[str, Any] = runner_bench._drive(path, args.connections, 2, args.seconds)
+            return result, cpu_seconds(runner.pid) - cpu0
+        finally:
+            runner.terminate()
+            runner.wait(timeout=5)
+
+
+def _print_row(round_no: int, buffered: bool, result: dict[str, Any], cpu: float) -> None:
+    name = "BufferedProtocol" if buffered else "Protocol (shipped)"
+    print(
+        f"| {round_no} | {name} | {result['rate']:,.0f} | {result['p50']:.2f} | "
+        f"{result['p99']:.2f} | {cpu / result['count'] * 1e6:.1f} |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    args = _arguments()
     if args.serve_buffered:
         _serve_buffered(args.serve_buffered)
         return
@@ -115,24 +143,9 @@ def main() -> None:
     print("\n| round | protocol | RPC/s | p50 ms | p99 ms | runner CPU us/call |")
     print("|---:|---|---:|---:|---:|---:|")
     for round_no in range(1, args.rounds + 1):
-        for buffered in (False, True):
-            with tempfile.TemporaryDirectory(prefix="pb-", dir="/tmp") as tmp:
-                path = os.path.join(tmp, "runner.sock")
-                runner = _spawn(path, buffered)
-                try:
-                    runner_bench._drive(path, args.connections, 2, 0.5)  # warm-up
-                    cpu0 = cpu_seconds(runner.pid)
-                    r = runner_bench._drive(path, args.connections, 2, args.seconds)
-                    cpu = cpu_seconds(runner.pid) - cpu0
-                finally:
-                    runner.terminate()
-                    runner.wait(timeout=5)
-            name = "BufferedProtocol" if buffered else "Protocol (shipped)"
-            print(
-                f"| {round_no} | {name} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                f"{cpu / r['count'] * 1e6:.1f} |",
-                flush=True,
-            )
+        for buffered in (False, True):  # alternating A/B, as in docs/performance.md
+            result, cpu = _measure(buffered, args)
+            _print_row(round_no, buffered, result, cpu)
 
 
 if __name__ == "__main__":

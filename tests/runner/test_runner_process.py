@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from runner_plugins.client import RunnerClient
 from runner_plugins.errors import RunnerUnavailable
 from runner_plugins.plugin import Stop
+from stack.probes import socket_accepts, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -38,12 +40,10 @@ def spawn(socket_path: str, *args: str, env: dict[str, str] | None = None) -> su
 
 
 async def wait_for_socket(proc: subprocess.Popen[str], path: str) -> None:
-    for _ in range(200):
-        if os.path.exists(path):
-            return
-        assert proc.poll() is None, proc.communicate()[1]
-        await asyncio.sleep(0.05)
-    raise AssertionError("runner did not create its socket")
+    # stack.probes' bounded wait, in a thread so the test's loop stays free.
+    await asyncio.to_thread(
+        wait_until, partial(socket_accepts, path), timeout=10, what="runner socket", process=proc
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
