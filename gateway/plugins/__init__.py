@@ -15,7 +15,7 @@ docs/local-stack.md). One module per family:
 * ``external``   ext-plugin-pre-req / post-req / post-resp and the runner conversation;
 * ``catalog``    which plugins routes and consumers may use, conf validation, ``_meta``.
 
-The project's own ``conference-errors`` plugin lives in ``gateway/conference_errors.py``.
+The project's own ``conference-errors`` plugin is ``conference_errors.py``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import jsonschema
 from gateway.errors import ConfigError, table_body
 from gateway.plugins.auth import ConsumerRestriction, KeyAuth, KeyAuthCredential
 from gateway.plugins.base import GatewayPlugin
+from gateway.plugins.conference_errors import ConferenceErrors
 from gateway.plugins.external import ExtPluginPostReq, ExtPluginPostResp, ExtPluginPreReq
 from gateway.plugins.jwt import JwtAuth, JwtAuthCredential, MultiAuth
 from gateway.plugins.traffic import LimitCount
@@ -39,6 +40,7 @@ _ROUTE_PLUGINS: dict[str, type[GatewayPlugin]] = {
         ExtPluginPreReq,
         ExtPluginPostReq,
         ExtPluginPostResp,
+        ConferenceErrors,
     )
 }
 #: What a consumer may carry: its credential, and plugins merged into the route (as APISIX does).
@@ -55,11 +57,6 @@ _CONSUMER_PLUGINS: dict[str, type[GatewayPlugin]] = {
 def _plugin_class(name: str, where: str) -> type[GatewayPlugin] | None:
     if where.startswith("consumer"):
         return _CONSUMER_PLUGINS.get(name)
-    if name == "conference-errors":
-        # The project's own plugin lives in its own module, which imports this one.
-        from gateway.conference_errors import ConferenceErrors
-
-        return ConferenceErrors
     return _ROUTE_PLUGINS.get(name)
 
 

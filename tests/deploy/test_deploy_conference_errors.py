@@ -3,8 +3,8 @@
 APISIX cannot run here, so the Lua file is executed in LuaJIT - the Lua APISIX runs on - with a
 minimal stand-in for what it uses of ``ngx`` and ``apisix.core`` (response headers, status,
 upstream status, body chunks; schema checks by Python's jsonschema). One table of cases runs
-through the Lua plugin and through the local gateway's ``gateway.conference_errors``, and both
-must give the same headers and body, which the cases also state outright. The Lua schema must
+through the Lua plugin and through the local gateway's ``gateway.plugins.conference_errors``, and
+both must give the same headers and body, which the cases also state outright. The Lua schema must
 equal the stand-in's and the schema file the deployment tests validate apisix.yaml with.
 """
 
@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 from multidict import CIMultiDict
 
-from gateway.conference_errors import ConferenceErrors
+from gateway.plugins.conference_errors import ConferenceErrors
 from tests.deploy.deploy_files import ROOT, SCHEMAS
 
 luajit = pytest.importorskip("lupa.luajit21")

@@ -14,10 +14,10 @@ import math
 
 import pytest
 
-from gateway.conference_errors import retry_after
 from gateway.config import parse
 from gateway.errors import ConfigError
 from gateway.mime import exit_content_type
+from gateway.plugins.conference_errors import retry_after
 from tests.gateway.conftest import Echo, Running, body_json
 
 CHALLENGE = 'Bearer resource_metadata="https://example.org/.well-known/oauth-protected-resource"'

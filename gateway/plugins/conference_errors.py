@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from multidict import CIMultiDict
 
-from gateway.plugins import GatewayPlugin
+from gateway.plugins.base import GatewayPlugin
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
