@@ -6,55 +6,28 @@ ext-plugin-* plugins to the runner's Unix socket, and serves until SIGINT/SIGTER
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import signal
 import sys
-from pathlib import Path
 
-from gateway.app import Gateway, Limits
+from gateway.app import Gateway
 from gateway.config import load
 from gateway.errors import ConfigError
-from runner_plugins.client import RunnerClient
+from gateway.settings import GatewaySettings
 
 logger = logging.getLogger("gateway")
 
 
-def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m gateway",
-        description="Local development stand-in for Apache APISIX (never the production path).",
-    )
-    parser.add_argument("--config", type=Path, default=Path("apisix/apisix.yaml"))
-    parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "9080")))
-    parser.add_argument(
-        "--runner-socket",
-        default=os.environ.get("RUNNER_SOCKET", "var/run/runner.sock"),
-        help="the runner's Unix socket (APISIX ext-plugin.path_for_test); 'unix:' prefix allowed",
-    )
-    parser.add_argument("--log-level", default=os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
-    parser.add_argument(
-        "--client-header-timeout",
-        type=float,
-        default=float(os.environ.get("GATEWAY_CLIENT_HEADER_TIMEOUT", "10")),
-        help="seconds a client has to send a whole request header (nginx client_header_timeout)",
-    )
-    return parser.parse_args(argv)
-
-
-async def _serve(args: argparse.Namespace) -> None:
-    config = load(args.config, os.environ)
-    socket_path = args.runner_socket.removeprefix("unix:")
-    limits = Limits(client_header_timeout=args.client_header_timeout)
-    gateway = Gateway(config, RunnerClient(socket_path), limits)
+async def _serve(settings: GatewaySettings) -> None:
+    config = load(settings.config_path, os.environ)
+    gateway = Gateway(config, settings.runner.client(), settings.limits)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await gateway.start(args.host, args.port)
+    await gateway.start(settings.host, settings.port)
     try:
         await stop.wait()
     finally:
@@ -63,9 +36,9 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _arguments(argv)
+    settings = GatewaySettings.from_args(argv, os.environ)
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -75,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         runner = uvloop.run
     try:
-        runner(_serve(args))
+        runner(_serve(settings))
     except ConfigError as exc:
         logger.error("invalid gateway configuration: %s", exc)
         return 2

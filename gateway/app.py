@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +42,7 @@ from gateway.mime import exit_content_type
 from gateway.pipeline import Response, process
 from gateway.plugins.external import next_request_id
 from gateway.router import Router
+from gateway.settings import Limits
 from gateway.upstream import HOP_BY_HOP, build_clients
 from gateway.uri import normalize
 from runner_plugins.client import RunnerClient
@@ -54,19 +54,6 @@ STANDIN_NOTICE = (
     "This is the local DEVELOPMENT stand-in for Apache APISIX (gateway/), not the production "
     "path: deploy real APISIX with the same apisix/apisix.yaml (docker-compose.yml)."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Client-side bounds; nginx-like defaults, every one answered with JSON when exceeded."""
-
-    max_uri_bytes: int = 8192
-    max_header_bytes: int = 32768
-    max_body_bytes: int = 1024 * 1024
-    client_body_timeout: float = 60.0
-    #: nginx's client_header_timeout as apisix/config.yaml sets it (nginx's own default is 60 s).
-    client_header_timeout: float = 10.0
-    keepalive_timeout: float = 75.0
 
 
 class _JsonErrorHandler(RequestHandler):
@@ -168,7 +155,7 @@ class Gateway:
         self.config = config
         self.limits = limits or Limits()
         self.router = Router(config.routes)
-        self.clients = build_clients(config.upstreams)
+        self.clients = build_clients(config.upstreams, self.limits.max_upstream_body)
         self.services = Services(
             consumers=config.consumers,
             limiter=FixedWindowRateLimiter(MemoryStorage()),

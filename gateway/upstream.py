@@ -23,10 +23,10 @@ import aiohttp
 from multidict import CIMultiDict
 
 from gateway.config import Node, Upstream
+from gateway.settings import MAX_UPSTREAM_BODY
 
 logger = logging.getLogger(__name__)
 
-MAX_UPSTREAM_BODY = 16 * 1024 * 1024
 
 #: Hop-by-hop headers (RFC 9110 7.6.1) plus those the proxy itself recomputes.
 HOP_BY_HOP = frozenset(
@@ -178,8 +178,7 @@ def _netloc(node: Node) -> str:
     return f"[{node.host}]:{node.port}" if ":" in node.host else f"{node.host}:{node.port}"
 
 
-def build_clients(upstreams: Mapping[str, Upstream]) -> dict[str, UpstreamClient]:
-    clients = {}
-    for upstream_id, upstream in upstreams.items():
-        clients[upstream_id] = UpstreamClient(upstream)
-    return clients
+def build_clients(
+    upstreams: Mapping[str, Upstream], max_body: int = MAX_UPSTREAM_BODY
+) -> dict[str, UpstreamClient]:
+    return {upstream_id: UpstreamClient(up, max_body) for upstream_id, up in upstreams.items()}

@@ -26,8 +26,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from gateway.app import Gateway, Limits
+from gateway.app import Gateway
 from gateway.config import parse
+from gateway.settings import Limits
 from runner_plugins.client import RunnerClient
 from stack.probes import socket_accepts, wait_until
 from tests.processes import oauth_public_key, stop

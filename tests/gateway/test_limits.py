@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.app import Limits
+from gateway.settings import Limits
 from tests.gateway.conftest import Echo, body_json
 from tests.processes import free_port
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from gateway.upstream import MAX_UPSTREAM_BODY
+from gateway.settings import MAX_UPSTREAM_BODY
 from tests.gateway.conftest import body_json
 
 MEGABYTE = 1024 * 1024
