@@ -26,7 +26,13 @@ class FakeClock:
 
 
 def _messages(caplog: pytest.LogCaptureFixture, name: str = "test.limiter") -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name.startswith(name)]
+    # The sweep's own "event loop was blocked" warning may show up on a busy machine (10,000
+    # frames are handled in one go): it is not one of the peer-caused warnings counted here.
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(name) and not r.getMessage().startswith("event loop was blocked")
+    ]
 
 
 def test_a_flood_logs_a_burst_then_one_summary_per_window(caplog) -> None:
