@@ -30,6 +30,7 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.build import build  # noqa: E402
 from gateway.config import parse  # noqa: E402
 from gateway.plugins import ExtPlugin  # noqa: E402
 from runner_plugins.client import RunnerClient  # noqa: E402
@@ -138,7 +139,7 @@ def _start_cold_gateway(env: dict[str, str], cold_text: str) -> subprocess.Popen
 
 
 def _context_conf(source: str, env: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    route = next(r for r in parse(source, env).routes if r.id == "speaker-context")
+    route = next(r for r in build(parse(source, env)).routes if r.id == "speaker-context")
     plugin = route.plugins["ext-plugin-post-req"]
     assert isinstance(plugin, ExtPlugin)
     return plugin.entries

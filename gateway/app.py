@@ -29,6 +29,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 from multidict import CIMultiDict, MultiDict
 
+from gateway.build import build
 from gateway.config import GatewayConfig
 from gateway.context import RequestContext, Services
 from gateway.errors import (
@@ -154,10 +155,11 @@ class Gateway:
     ) -> None:
         self.config = config
         self.limits = limits or Limits()
-        self.router = Router(config.routes)
+        built = build(config)
+        self.router = Router(built.routes)
         self.clients = build_clients(config.upstreams, self.limits.max_upstream_body)
         self.services = Services(
-            consumers=config.consumers,
+            consumers=built.consumers,
             limiter=FixedWindowRateLimiter(MemoryStorage()),
             runner=runner,
         )

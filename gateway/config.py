@@ -1,4 +1,4 @@
-"""Load APISIX's standalone ``apisix.yaml`` into validated, immutable objects.
+"""Load APISIX's standalone ``apisix.yaml`` into validated, immutable plain data.
 
 Strategy: mirror APISIX's own two steps. First ``${{NAME}}`` / ``${{NAME:=default}}`` are
 substituted on the raw text (:mod:`gateway.variables`), so an unset variable without default is a
@@ -6,8 +6,9 @@ startup error exactly as it is for APISIX. Then the YAML is walked strictly: eve
 does not implement is a :class:`ConfigError` naming the object and the field — a silently ignored
 field would make the local stack behave differently from the real gateway without anyone noticing.
 Errors name fields, never the values of plugin confs or of the YAML text: those hold API keys and
-the backend's shared secret (after substitution), and the message is logged. Plugin confs are
-handed to :mod:`gateway.plugins`, which validates them against per-plugin JSON schemas.
+the backend's shared secret (after substitution), and the message is logged. Plugin confs stay
+raw here: :mod:`gateway.build` hands them to :mod:`gateway.plugins`, which validates them against
+per-plugin JSON schemas, so this module never imports a plugin.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 import yaml
 
 from gateway.errors import ConfigError
-from gateway.plugins import GatewayPlugin, build_plugin
 from gateway.variables import expand
 
 _ROUTE_KEYS = frozenset(
@@ -82,28 +82,30 @@ class Upstream:
 
 
 @dataclass(frozen=True, slots=True)
-class Consumer:
+class ConsumerConf:
     username: str
-    plugins: Mapping[str, GatewayPlugin]
+    #: Plugin name -> its conf as written (validated when :mod:`gateway.build` builds it).
+    plugins: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class RouteConf:
     id: str
     uris: tuple[str, ...]
     methods: frozenset[str] | None
     priority: int
     upstream_id: str | None
-    plugins: Mapping[str, GatewayPlugin]
+    #: Plugin name -> its conf as written (validated when :mod:`gateway.build` builds it).
+    plugins: Mapping[str, Any]
     #: Changes whenever the route's definition changes; part of the PrepareConf key.
     version: str
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    routes: tuple[Route, ...]
+    routes: tuple[RouteConf, ...]
     upstreams: Mapping[str, Upstream]
-    consumers: tuple[Consumer, ...]
+    consumers: tuple[ConsumerConf, ...]
 
 
 def _reject_unknown(obj: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
@@ -184,14 +186,14 @@ def _upstream(raw: Any, where: str) -> Upstream:
     )
 
 
-def _plugins(raw: Any, where: str) -> dict[str, GatewayPlugin]:
-    plugins: dict[str, GatewayPlugin] = {}
-    for name, conf in _mapping(raw if raw is not None else {}, f"{where} plugins").items():
-        plugins[str(name)] = build_plugin(str(name), conf, where)
-    return plugins
+def _plugins(raw: Any, where: str) -> dict[str, Any]:
+    return {
+        str(name): conf
+        for name, conf in _mapping(raw if raw is not None else {}, f"{where} plugins").items()
+    }
 
 
-def _route(raw: Any, index: int, upstreams: Mapping[str, Upstream]) -> Route:
+def _route(raw: Any, index: int, upstreams: Mapping[str, Upstream]) -> RouteConf:
     obj = _mapping(raw, f"route #{index}")
     route_id = str(obj.get("id", index))
     where = f"route {route_id!r}"
@@ -219,7 +221,7 @@ def _route(raw: Any, index: int, upstreams: Mapping[str, Upstream]) -> Route:
     if upstream_id is not None and str(upstream_id) not in upstreams:
         raise ConfigError(f"{where}: upstream_id {upstream_id!r} is not defined")
     version = hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return Route(
+    return RouteConf(
         id=route_id,
         uris=uris,
         methods=methods,
@@ -231,7 +233,7 @@ def _route(raw: Any, index: int, upstreams: Mapping[str, Upstream]) -> Route:
 
 
 def parse(text: str, environ: Mapping[str, str]) -> GatewayConfig:
-    """Build the gateway configuration from the raw text of an ``apisix.yaml``."""
+    """The gateway configuration in the raw text of an ``apisix.yaml``, plugin confs unbuilt."""
     if not text.rstrip().endswith("#END"):
         # Standalone APISIX ignores a file without the end marker (it may be half written).
         raise ConfigError("apisix.yaml must end with the '#END' marker line")
@@ -250,7 +252,7 @@ def parse(text: str, environ: Mapping[str, str]) -> GatewayConfig:
             raise ConfigError(f"upstream {upstream.id!r} is defined twice")
         upstreams[upstream.id] = upstream
 
-    consumers: list[Consumer] = []
+    consumers: list[ConsumerConf] = []
     for i, raw in enumerate(_sequence(top.get("consumers"), "consumers")):
         obj = _mapping(raw, f"consumer #{i}")
         username = obj.get("username")
@@ -258,7 +260,7 @@ def parse(text: str, environ: Mapping[str, str]) -> GatewayConfig:
         _reject_unknown(obj, _CONSUMER_KEYS, where)
         if not isinstance(username, str) or not username:
             raise ConfigError(f"consumer #{i}: field 'username' is required")
-        consumers.append(Consumer(username, _plugins(obj.get("plugins"), where)))
+        consumers.append(ConsumerConf(username, _plugins(obj.get("plugins"), where)))
 
     routes = tuple(
         _route(raw, i, upstreams) for i, raw in enumerate(_sequence(top.get("routes"), "routes"))
@@ -273,7 +275,7 @@ def parse(text: str, environ: Mapping[str, str]) -> GatewayConfig:
     return GatewayConfig(routes=routes, upstreams=upstreams, consumers=tuple(consumers))
 
 
-def _answers_itself(route: Route) -> bool:
+def _answers_itself(route: RouteConf) -> bool:
     # A route without upstream is legal when a runner plugin always answers (the context route).
     return any(name in route.plugins for name in ("ext-plugin-post-req", "ext-plugin-pre-req"))
 

@@ -1,25 +1,79 @@
-"""The per-request state plugins read and change, and the services they share.
+"""The per-request state plugins read and change, the built routes and consumers, the services.
 
 Strategy: one mutable :class:`RequestContext` per request plays the part of APISIX's ``api_ctx``
 plus ``ngx.var``: plugins edit the headers and query that go upstream and queue the headers that
 go back to the client, and the pipeline applies them. Everything long-lived (the runner client,
 the rate-limit counters, the consumers) sits in :class:`Services`, built once at startup.
+
+This is the gateway's bottom layer: of the gateway it imports only :mod:`gateway.errors`. The
+plugins are known here only as the small :class:`Plugin` protocol, so ``gateway.plugins`` can
+import this module for real and nothing imports in a circle (tests/gateway/test_layers.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from limits.aio.strategies import FixedWindowRateLimiter
 from multidict import CIMultiDict, MultiDict
 
+from gateway.errors import Exit
 from runner_plugins.client import RunnerClient
 
-if TYPE_CHECKING:
-    from gateway.config import Consumer, Route
-    from gateway.plugins import GatewayPlugin
+
+class Plugin(Protocol):
+    """What routes, consumers and the pipeline need of a configured plugin.
+
+    ``gateway.plugins.base.GatewayPlugin`` is the implementation; ``gateway.build`` makes them.
+    """
+
+    @property
+    def name(self) -> str:
+        """The plugin's name in apisix.yaml."""
+
+    @property
+    def priority(self) -> int:
+        """APISIX's priority: the pipeline runs a phase's plugins by descending priority."""
+
+    @property
+    def phase(self) -> str:
+        """ "rewrite", "access", "before_proxy" or "credential" (consumer-side data only)."""
+
+    #: ``_meta.error_response``: replaces the body of any exit >= 400 of this plugin.
+    error_response: Any
+
+    async def run(self, ctx: RequestContext) -> Exit | None:
+        """Run the plugin's phase; an :class:`Exit` ends the request."""
+
+    def header_filter(self, ctx: RequestContext, headers: CIMultiDict[str]) -> None:
+        """Edit the client response headers."""
+
+    def body_filter(self, ctx: RequestContext, body: bytes) -> bytes:
+        """Edit the whole client response body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """A consumer with its plugins built (credentials and plugins merged into the route)."""
+
+    username: str
+    plugins: Mapping[str, Plugin]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route with its plugins built, as the router matches it and the pipeline runs it."""
+
+    id: str
+    uris: tuple[str, ...]
+    methods: frozenset[str] | None
+    priority: int
+    upstream_id: str | None
+    plugins: Mapping[str, Plugin]
+    #: Changes whenever the route's definition changes; part of the PrepareConf key.
+    version: str
 
 
 @dataclass(slots=True)
@@ -54,7 +108,7 @@ class RequestContext:
     runner_request_id: int = 0
     consumer: Consumer | None = None
     #: Name -> plugin, route plugins merged with the consumer's once one is identified.
-    plugins: dict[str, GatewayPlugin] = field(default_factory=dict)
+    plugins: dict[str, Plugin] = field(default_factory=dict)
     #: Set by proxy-rewrite ``uri`` or a runner Rewrite path (encoded, without query).
     upstream_path: str | None = None
     args_changed: bool = False

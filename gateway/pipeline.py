@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 
 from multidict import CIMultiDict
 
-from gateway.context import RequestContext
+from gateway.context import Plugin, RequestContext
 from gateway.errors import Exit, status_exit
 from gateway.mime import exit_content_type
-from gateway.plugins import ExtPluginPostResp, GatewayPlugin, error_response_body
+from gateway.plugins import ExtPluginPostResp, error_response_body
 from gateway.plugins.external import call_response, set_then_add
 from gateway.upstream import UpstreamClient, UpstreamError
 
@@ -29,12 +29,12 @@ logger = logging.getLogger(__name__)
 Response = tuple[int, CIMultiDict[str], bytes]
 
 
-def _by_priority(plugins: dict[str, GatewayPlugin], phase: str) -> list[GatewayPlugin]:
+def _by_priority(plugins: dict[str, Plugin], phase: str) -> list[Plugin]:
     chosen = [p for p in plugins.values() if p.phase == phase]
     return sorted(chosen, key=lambda p: -p.priority)
 
 
-async def _run_phase(ctx: RequestContext, plugins: list[GatewayPlugin]) -> Response | None:
+async def _run_phase(ctx: RequestContext, plugins: list[Plugin]) -> Response | None:
     for plugin in plugins:
         result = await plugin.run(ctx)
         if result is not None:
@@ -42,7 +42,7 @@ async def _run_phase(ctx: RequestContext, plugins: list[GatewayPlugin]) -> Respo
     return None
 
 
-def _exit_response(ctx: RequestContext, plugin: GatewayPlugin | None, result: Exit) -> Response:
+def _exit_response(ctx: RequestContext, plugin: Plugin | None, result: Exit) -> Response:
     body = result.body
     exit_headers = result.headers
     error_page = result.error_page
@@ -93,7 +93,7 @@ async def _phases(ctx: RequestContext) -> Response | None:
     if done is not None:
         return done
     if ctx.consumer is not None:
-        added: dict[str, GatewayPlugin] = {}
+        added: dict[str, Plugin] = {}
         for name, plugin in ctx.consumer.plugins.items():
             if plugin.phase == "credential":
                 continue

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gateway.config import Route
+from gateway.context import Route
 from gateway.errors import ConfigError
 
 _PARAM = re.compile(r":(\w+)")

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 
+from gateway.context import Plugin
 from gateway.errors import ConfigError, table_body
 from gateway.plugins.auth import ConsumerRestriction, KeyAuth, KeyAuthCredential
 from gateway.plugins.base import GatewayPlugin
@@ -95,7 +96,7 @@ def build_plugin(name: str, raw: Any, where: str) -> GatewayPlugin:
     return plugin
 
 
-def error_response_body(plugin: GatewayPlugin) -> bytes | None:
+def error_response_body(plugin: Plugin) -> bytes | None:
     """The configured ``_meta.error_response`` as the bytes APISIX sends, or None."""
     response = plugin.error_response
     if response is None:

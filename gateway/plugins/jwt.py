@@ -35,8 +35,7 @@ from gateway.plugins.auth import KeyAuth
 from gateway.plugins.base import GatewayPlugin
 
 if TYPE_CHECKING:
-    from gateway.config import Consumer
-    from gateway.context import RequestContext
+    from gateway.context import Consumer, RequestContext
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,9 @@ ENV = {
 
 def test_local_gateway_loads_the_deployment_file() -> None:
     config = pytest.importorskip("gateway.config")
-    loaded = config.parse(APISIX_YAML.read_text(), ENV)
+    build = pytest.importorskip("gateway.build")
+    # Parsed and built: every plugin conf is validated too, as the gateway does at startup.
+    loaded = build.build(config.parse(APISIX_YAML.read_text(), ENV))
     assert {route.id for route in loaded.routes} == {
         "public-plugin-surface",
         "speaker-context",

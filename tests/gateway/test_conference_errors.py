@@ -14,6 +14,7 @@ import math
 
 import pytest
 
+from gateway.build import build
 from gateway.config import parse
 from gateway.errors import ConfigError
 from gateway.mime import exit_content_type
@@ -142,7 +143,7 @@ routes:
 #END
 """
     with pytest.raises(ConfigError, match="conference-errors") as error:
-        parse(text, {})
+        build(parse(text, {}))
     assert field in str(error.value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.build import build
 from gateway.config import parse
 from gateway.errors import ConfigError
 from gateway.plugins import LimitCount
@@ -50,7 +51,7 @@ def test_unset_variable_without_default_is_a_startup_error() -> None:
 
 
 def test_the_project_file_loads(keys: dict[str, str]) -> None:
-    config = parse(APISIX_YAML.read_text(), keys)
+    config = build(parse(APISIX_YAML.read_text(), keys))
     ids = {route.id for route in config.routes}
     assert {"speaker-context", "conference-read", "session-feedback"} <= ids
     assert {c.username for c in config.consumers} == {"chatgpt", "readonly"}
@@ -108,7 +109,7 @@ def test_the_project_file_needs_the_secrets() -> None:
 )
 def test_anything_not_implemented_fails_loudly(plugins: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        parse(_minimal(plugins), {})
+        build(parse(_minimal(plugins), {}))
 
 
 def test_keepalive_idle_timeout_is_implemented() -> None:
@@ -161,7 +162,7 @@ def test_route_and_upstream_errors_name_the_culprit(old: str, new: str, message:
     with pytest.raises(ConfigError, match=message):
         from gateway.router import Router
 
-        Router(parse(text, {}).routes)
+        Router(build(parse(text, {})).routes)
 
 
 def test_consumer_plugins_are_restricted() -> None:
@@ -169,7 +170,7 @@ def test_consumer_plugins_are_restricted() -> None:
         "routes:", "consumers:\n  - username: c\n    plugins:\n      cors: {}\nroutes:"
     )
     with pytest.raises(ConfigError, match="consumer 'c': plugin 'cors' is not implemented"):
-        parse(text, {})
+        build(parse(text, {}))
 
 
 SECRET = "s3cr$t-Value-42"
@@ -228,7 +229,8 @@ def test_config_errors_name_the_field_never_the_value(old: str, new: str, field:
     text = _minimal("      request-id: {}").replace(old, new, 1)
     assert SECRET in text
     with pytest.raises(ConfigError) as error:
-        parse(text, {})
+        # Plugin confs are validated by the build step, the rest by parse.
+        build(parse(text, {}))
     message = str(error.value)
     assert field in message
     assert "s3cr" not in message

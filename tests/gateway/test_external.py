@@ -200,11 +200,12 @@ async def test_prepare_conf_key_names_route_plugin_and_version(
 
 
 def test_ext_plugin_conf_is_validated(keys: dict[str, str]) -> None:
+    from gateway.build import build
     from gateway.config import parse
 
     text = APISIX_YAML.read_text().replace("allow_degradation: false", "allow_degradation: 1")
     with pytest.raises(ConfigError, match="ext-plugin-post-req' field allow_degradation"):
-        parse(text, keys)
+        build(parse(text, keys))
 
 
 async def test_runner_missing_with_meta_sends_the_error_response(

@@ -210,6 +210,7 @@ routes:
 
 
 def test_equal_priority_prefers_the_longer_uri_like_radixtree(keys: dict[str, str]) -> None:
+    from gateway.build import build
     from gateway.config import parse
     from gateway.router import Router
 
@@ -225,7 +226,7 @@ routes:
   - {id: second, uris: ["/c/*"], upstream_id: up}
 #END
 """
-    router = Router(parse(text, keys).routes)
+    router = Router(build(parse(text, keys)).routes)
     found = router.match("GET", "/a/1/b")
     assert found is not None and found.route.id == "param"
     tie = router.match("GET", "/c/1")
@@ -256,6 +257,7 @@ routes:
 def test_proxy_rewrite_uri_with_a_query_is_refused(keys: dict[str, str]) -> None:
     import pytest
 
+    from gateway.build import build
     from gateway.config import parse
     from gateway.errors import ConfigError
 
@@ -267,7 +269,7 @@ routes:
 #END
 """
     with pytest.raises(ConfigError, match="proxy-rewrite"):
-        parse(text, keys)
+        build(parse(text, keys))
 
 
 async def test_empty_apikey_is_an_invalid_key_not_a_missing_one(

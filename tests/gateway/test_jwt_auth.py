@@ -15,6 +15,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from gateway.build import build
 from gateway.config import parse
 from gateway.errors import ConfigError
 from tests.gateway.conftest import Echo, GatewayFactory, Running, body_json, header
@@ -186,14 +187,14 @@ def test_unimplemented_jwt_auth_fields_are_refused(
 ) -> None:
     text = _jwt_only_yaml(echo).replace(*yaml_change)
     with pytest.raises(ConfigError, match=message):
-        parse(text, {})
+        build(parse(text, {}))
 
 
 def test_private_key_as_public_key_is_refused(echo: Echo) -> None:
     private = oauth_key_pair()[0]
     text = _jwt_only_yaml(echo).replace(oauth_key_pair()[1], private)
     with pytest.raises(ConfigError, match="PRIVATE"):
-        parse(text, {})
+        build(parse(text, {}))
 
 
 @pytest.mark.parametrize(
@@ -212,4 +213,4 @@ def test_unimplemented_multi_auth_confs_are_refused(
         "jwt-auth: {key_claim_name: sub}", f"multi-auth: {route_conf}"
     )
     with pytest.raises(ConfigError, match=message):
-        parse(text, {})
+        build(parse(text, {}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.build import build
 from gateway.config import parse
 from gateway.router import Router
 from tests.gateway.conftest import APISIX_YAML
@@ -11,7 +12,7 @@ from tests.gateway.conftest import APISIX_YAML
 
 @pytest.fixture
 def router(keys: dict[str, str]) -> Router:
-    return Router(parse(APISIX_YAML.read_text(), keys).routes)
+    return Router(build(parse(APISIX_YAML.read_text(), keys)).routes)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +53,7 @@ routes:
   - {id: same-high, uri: "/a/b/*", priority: 5, upstream_id: up, methods: [POST]}
 #END
 """
-    router = Router(parse(text, {}).routes)
+    router = Router(build(parse(text, {})).routes)
     assert router.match("GET", "/a/b/c").route.id == "long-low"  # type: ignore[union-attr]
     assert router.match("POST", "/a/b/c").route.id == "same-high"  # type: ignore[union-attr]
     assert router.match("GET", "/a/c").route.id == "short-high"  # type: ignore[union-attr]

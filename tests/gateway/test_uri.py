@@ -54,6 +54,7 @@ def test_runner_rewrite_path_is_uri_safe_encoded(keys: dict[str, str]) -> None:
     # ext-plugin/init.lua: upstream_uri = core.utils.uri_safe_encode(rewrite.path).
     from multidict import CIMultiDict, MultiDict
 
+    from gateway.build import build
     from gateway.config import parse
     from gateway.context import RequestContext, Services
     from gateway.plugins.external import apply_rewrite
@@ -66,7 +67,7 @@ routes:
   - {id: r, uri: "/*", upstream_id: up}
 #END
 """
-    route = parse(text, keys).routes[0]
+    route = build(parse(text, keys)).routes[0]
     ctx = RequestContext(
         method="GET",
         path="/x",
