@@ -247,11 +247,10 @@ class MultiAuth(GatewayPlugin):
 
     def __init__(self, conf: Mapping[str, Any]) -> None:
         super().__init__(conf)
-        # Imported here: the catalog imports this module.
-        from gateway.plugins.catalog import build_plugin
-
+        # The schema's propertyNames already limit the names to these two.
+        parts: dict[str, type[KeyAuth | JwtAuth]] = {"key-auth": KeyAuth, "jwt-auth": JwtAuth}
         self.inner: tuple[GatewayPlugin, ...] = tuple(
-            build_plugin(name, inner_conf, "multi-auth")
+            parts[name].from_conf(inner_conf, "multi-auth")
             for entry in conf["auth_plugins"]
             for name, inner_conf in entry.items()
         )

@@ -112,6 +112,13 @@ def test_anything_not_implemented_fails_loudly(plugins: str, message: str) -> No
         build(parse(_minimal(plugins), {}))
 
 
+def test_parse_keeps_plugin_confs_as_written_and_the_build_step_validates_them() -> None:
+    config = parse(_minimal("      ip-restriction: {whitelist: [127.0.0.1]}"), {})
+    assert dict(config.routes[0].plugins) == {"ip-restriction": {"whitelist": ["127.0.0.1"]}}
+    with pytest.raises(ConfigError, match="route 'r1': plugin 'ip-restriction' is not implemented"):
+        build(config)
+
+
 def test_keepalive_idle_timeout_is_implemented() -> None:
     text = _minimal("      {}").replace(
         "    nodes:\n", "    keepalive_pool:\n      idle_timeout: 7\n    nodes:\n"
