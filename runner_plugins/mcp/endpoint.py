@@ -7,16 +7,28 @@ for the negotiated version. We feed it one request per POST with a born-ready co
 from the request (header version for the handshake era, ``_meta`` envelope for 2026-07-28), so
 no session, task group or stream is created per request. The per-request :class:`Call` reaches
 the handlers as the transport's request context, the SDK's channel for exactly that.
+
+The two messages that carry the traffic take a direct route through the same SDK pieces.
+``tools/call``: the params are validated exactly as ``serve_one`` does (the version's surface
+model, then the handler's params model), the tool runs, errors map through the SDK's own
+exception-to-error ladder, and the result is the SDK's wire form for the version with the two
+values filled in (:mod:`runner_plugins.mcp.shape`): no per-request connection, session,
+context or shielded cleanup scope, and the 4 KB document is neither re-validated nor re-encoded.
+``tools/list``: its answer is constant per version, so the SDK's first answer is kept as bytes
+and later requests only get their params validated. Everything else goes through ``serve_one``.
+Test: tests/mcp_server/test_mcp_direct_route.py holds both routes' answers equal.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import mcp_types as types
+import orjson
 from mcp.server import Server
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
@@ -26,8 +38,10 @@ from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
 from mcp.shared.message import MessageMetadata, ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types import ErrorData, RequestId
+from mcp_types import METHOD_NOT_FOUND, ErrorData, JSONRPCRequest, RequestId, methods
+from pydantic import BaseModel
 
+from runner_plugins.mcp.shape import ResultShape, ShapeError, probe
 from runner_plugins.mcp.toolbox import Call, Toolbox
 from runner_plugins.mcp.tools import LIST_RESULT
 from runner_plugins.mcp.transport import Dispatch, HttpAnswer, Transport
@@ -38,6 +52,7 @@ INSTRUCTIONS = (
     "Conference data (speakers, sessions, topics) behind an API gateway. Start with "
     "get_speaker_context for anything about a person, search_sessions for the programme."
 )
+logger = logging.getLogger(__name__)
 _TRANSPORT = TransportContext(kind="streamable-http", can_send_request=False)
 
 
@@ -76,19 +91,11 @@ class Endpoint:
 
     def __init__(self, toolbox: Toolbox) -> None:
         self.toolbox = toolbox
-        self.server: Server[Any] = Server(
-            SERVER_NAME,
-            version=SERVER_VERSION,
-            title="Conference gateway",
-            instructions=INSTRUCTIONS,
-            on_list_tools=self._list_tools,
-        )
-        # Registered directly so the handler may return the result's wire form (a dict), which
-        # the SDK still validates against CallToolResult for the negotiated version.
-        self.server.add_request_handler("tools/call", types.CallToolRequestParams, self._call_tool)
-        # The SDK's default OpenTelemetry middleware is a no-op without an exporter but still
-        # costs a span per message; this process exports no traces.
-        self.server.middleware = []
+        self.server = _server(self._call_tool)
+        # Same identity (so the same serverInfo stamp); its tools/call answers the shape probe.
+        self._shaper = _server(_answer_probe)
+        self._shapes: dict[tuple[str, bool], ResultShape | None] = {}
+        self._tool_lists: dict[str, bytes] = {}
 
     async def handle(
         self,
@@ -107,8 +114,27 @@ class Endpoint:
             return parsed
         return transport.reply(parsed, await self.dispatch(parsed, call))
 
-    async def dispatch(self, dispatch: Dispatch, call: Call) -> dict[str, Any] | ErrorData:
-        """Run one request through the SDK; protocol errors come back as ErrorData."""
+    async def dispatch(self, dispatch: Dispatch, call: Call) -> Outcome:
+        """Run one request; protocol errors come back as ErrorData, results in wire form."""
+        method = dispatch.request.method
+        if method == "tools/call":
+            direct = await self._tools_call(dispatch, call)
+            if direct is not None:
+                return direct
+        elif method == "tools/list":
+            listing = self._tool_lists.get(dispatch.version)
+            if listing is not None:
+                params = self._params(dispatch)
+                return params if isinstance(params, ErrorData) else listing
+        outcome = await self.serve_one(dispatch, call)
+        if method == "tools/list" and isinstance(outcome, dict):
+            self._tool_lists[dispatch.version] = orjson.dumps(outcome)
+        return outcome
+
+    async def serve_one(
+        self, dispatch: Dispatch, call: Call, server: Server[Any] | None = None
+    ) -> dict[str, Any] | ErrorData:
+        """Run one request through the SDK's ``serve_one``."""
         connection = Connection.from_envelope(
             dispatch.version, dispatch.client_info, dispatch.client_capabilities
         )
@@ -118,7 +144,7 @@ class Endpoint:
         )
         try:
             return await serve_one(
-                self.server,
+                server or self.server,
                 context,
                 dispatch.request.method,
                 dispatch.request.params,
@@ -126,14 +152,65 @@ class Endpoint:
                 lifespan_state={},
             )
         except Exception as exc:
-            # MCPError and pydantic's ValidationError map to their JSON-RPC errors; anything
-            # else is logged by the SDK and answered as a bare internal error, never a trace.
-            return handler_exception_to_error_data(exc) or modern_error_data(exc)
+            return _error_data(exc)
 
-    async def _list_tools(
-        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
-        return LIST_RESULT
+    async def _tools_call(self, dispatch: Dispatch, call: Call) -> bytes | ErrorData | None:
+        """``tools/call`` the direct way; None when no shape is known for the version."""
+        params = self._params(dispatch)
+        if isinstance(params, ErrorData):
+            return params
+        assert isinstance(params, types.CallToolRequestParams)
+        try:
+            answer = await self.toolbox.call(call, params.name, params.arguments)
+        except Exception as exc:
+            return _error_data(exc)
+        shape = await self._shape(dispatch, call, answer.is_error)
+        return None if shape is None else shape.fill(answer)
+
+    def _params(self, dispatch: Dispatch) -> BaseModel | ErrorData:
+        """The params as ``serve_one`` validates them: version surface, then handler model."""
+        request = dispatch.request
+        entry = self.server.get_request_handler(request.method)
+        if entry is None:
+            return ErrorData(code=METHOD_NOT_FOUND, message="Method not found", data=request.method)
+        try:
+            methods.validate_client_request(request.method, dispatch.version, request.params)
+            raw = {} if request.params is None else request.params
+            return entry.params_type.model_validate(raw, by_name=False)
+        except KeyError:
+            # The version gate: the method does not exist at this protocol version.
+            return ErrorData(code=METHOD_NOT_FOUND, message="Method not found", data=request.method)
+        except Exception as exc:
+            return _error_data(exc)
+
+    async def _shape(self, dispatch: Dispatch, call: Call, is_error: bool) -> ResultShape | None:
+        key = (dispatch.version, is_error)
+        if key in self._shapes:
+            return self._shapes[key]
+        request = Dispatch(
+            dispatch.era,
+            dispatch.version,
+            JSONRPCRequest(
+                jsonrpc="2.0",
+                id=0,
+                method="tools/call",
+                params={**_PROBE_CALL, "arguments": {"error": is_error}},
+            ),
+            dispatch.client_info,
+            dispatch.client_capabilities,
+        )
+        # The probe's own handler ignores the call; the real one is the context it would get.
+        outcome = await self.serve_one(request, call, self._shaper)
+        shape: ResultShape | None = None
+        try:
+            if isinstance(outcome, ErrorData):
+                raise ShapeError(outcome.message)
+            shape = ResultShape(outcome)
+        except ShapeError as exc:
+            # Not expected with the pinned SDK; the SDK's own route still answers correctly.
+            logger.warning("tools/call at %s goes through serve_one: %s", dispatch.version, exc)
+        self._shapes[key] = shape
+        return shape
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -141,4 +218,48 @@ class Endpoint:
         call = ctx.request
         if not isinstance(call, Call):
             raise RuntimeError("tools/call without its request context")
-        return await self.toolbox.call(call, params.name, params.arguments)
+        answer = await self.toolbox.call(call, params.name, params.arguments)
+        return answer.wire()
+
+
+Outcome = dict[str, Any] | bytes | ErrorData
+_PROBE_CALL = {"name": "shape probe"}
+
+
+def _server(
+    on_call_tool: Callable[
+        [ServerRequestContext[Any, Any], types.CallToolRequestParams], Awaitable[dict[str, Any]]
+    ],
+) -> Server[Any]:
+    server: Server[Any] = Server(
+        SERVER_NAME,
+        version=SERVER_VERSION,
+        title="Conference gateway",
+        instructions=INSTRUCTIONS,
+        on_list_tools=_list_tools,
+    )
+    # Registered directly so the handler may return the result's wire form (a dict), which
+    # the SDK still validates against CallToolResult for the negotiated version.
+    server.add_request_handler("tools/call", types.CallToolRequestParams, on_call_tool)
+    # The SDK's default OpenTelemetry middleware is a no-op without an exporter but still
+    # costs a span per message; this process exports no traces.
+    server.middleware = []
+    return server
+
+
+async def _list_tools(
+    ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+) -> types.ListToolsResult:
+    return LIST_RESULT
+
+
+async def _answer_probe(
+    ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+) -> dict[str, Any]:
+    return probe(bool((params.arguments or {}).get("error"))).wire()
+
+
+def _error_data(exc: Exception) -> ErrorData:
+    # MCPError and pydantic's ValidationError map to their JSON-RPC errors; anything else is
+    # logged by the SDK and answered as a bare internal error, never a trace.
+    return handler_exception_to_error_data(exc) or modern_error_data(exc)

@@ -71,10 +71,43 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A tool's structured result together with its JSON text, already sized."""
+    """A tool's structured result as the context plugin serialized and sized it (no re-encoding)."""
 
-    structured: dict[str, Any]
+    body: bytes
+
+    @property
+    def structured(self) -> dict[str, Any]:
+        return dict(orjson.loads(self.body))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolAnswer:
+    """A tool's result before it is shaped for a protocol version.
+
+    ``text`` is the text block; ``structured`` the UTF-8 JSON of ``structuredContent`` (the very
+    document ``text`` holds, so older clients that read only the text lose nothing), or None
+    for an error result (``isError: true``). Keeping the JSON as bytes lets the endpoint splice
+    the document into the answer instead of parsing and re-encoding it.
+    """
+
     text: str
+    structured: bytes | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.structured is None
+
+    def wire(self) -> dict[str, Any]:
+        """The wire form of ``CallToolResult`` (the SDK validates and shapes it per version)."""
+        result: dict[str, Any] = {"content": [{"type": "text", "text": self.text}]}
+        if self.structured is not None:
+            # json, not orjson: it reads NaN/Infinity as the stdlib wrote them, and the SDK
+            # then sends them as null, as it would any float it cannot put in JSON.
+            result["structuredContent"] = json.loads(self.structured)
+        result["isError"] = self.is_error
+        # Required from 2026-07-28 on (the model's default); the SDK drops it for older versions.
+        result["resultType"] = "complete"
+        return result
 
 
 Handler = Callable[["Toolbox", Call, dict[str, Any]], Awaitable["dict[str, Any] | Prepared"]]
@@ -90,7 +123,7 @@ class Toolbox:
             for name, spec in BY_NAME.items()
         }
 
-    async def call(self, call: Call, name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+    async def call(self, call: Call, name: str, arguments: dict[str, Any] | None) -> ToolAnswer:
         spec = BY_NAME.get(name)
         if spec is None:
             # The spec's own example of a protocol error: the model named a tool that is not there.
@@ -132,13 +165,12 @@ class Toolbox:
         stop = await self.context.request_filter(call.conf.context, request)
         if not isinstance(stop, Stop):
             raise ToolFailure("The speaker context could not be produced.")
-        text = stop.body.decode("utf-8")
-        body = orjson.loads(stop.body)
         if stop.status != 200:
+            body = orjson.loads(stop.body)
             raise ToolFailure(
                 str(body.get("message") or f"The context request failed ({stop.status}).")
             )
-        return Prepared(dict(body), text)
+        return Prepared(stop.body)
 
     # ------------------------------------------------------------------ reads
 
@@ -317,38 +349,21 @@ _HANDLERS: dict[str, Handler] = {
 # --------------------------------------------------------------------- results
 
 
-def success(produced: dict[str, Any] | Prepared, max_chars: int) -> dict[str, Any]:
-    """structuredContent plus the same JSON as text (older clients read only the text).
-
-    The wire form of ``CallToolResult``, which the SDK validates against its model for the
-    negotiated version before it is sent (building the model here too would only add a second
-    copy of the document, a measured fifth of the SDK's cost for a speaker context).
-    """
+def success(produced: dict[str, Any] | Prepared, max_chars: int) -> ToolAnswer:
+    """structuredContent plus the same JSON as text (older clients read only the text)."""
     if isinstance(produced, Prepared):
         # Already serialized and sized by the context plugin: no second encoding.
-        structured, text = produced.structured, produced.text
-    else:
-        structured, text = produced, dumps(produced)
-        if len(text) > max_chars:
-            text = fit(structured, max_chars)
-            # Trimmed: the structured copy must say exactly what the text says.
-            structured = json.loads(text)
-    return {
-        "content": [{"type": "text", "text": text}],
-        "structuredContent": structured,
-        "isError": False,
-        # Required from 2026-07-28 on (the model's default); the SDK drops it for older versions.
-        "resultType": "complete",
-    }
+        return ToolAnswer(produced.body.decode("utf-8"), produced.body)
+    text = dumps(produced)
+    if len(text) > max_chars:
+        # Trimmed: the structured copy is the trimmed text, so both say exactly the same.
+        text = fit(produced, max_chars)
+    return ToolAnswer(text, text.encode("utf-8"))
 
 
-def failure(message: str) -> dict[str, Any]:
+def failure(message: str) -> ToolAnswer:
     """A tool execution error the model can read and act on."""
-    return {
-        "content": [{"type": "text", "text": message}],
-        "isError": True,
-        "resultType": "complete",
-    }
+    return ToolAnswer(message)
 
 
 def _explain(error: jsonschema.ValidationError) -> str:

@@ -190,8 +190,8 @@ class Transport:
         )
 
     @staticmethod
-    def reply(dispatch: Dispatch, outcome: dict[str, Any] | ErrorData) -> HttpAnswer:
-        """The JSON-RPC answer to a dispatched request."""
+    def reply(dispatch: Dispatch, outcome: dict[str, Any] | bytes | ErrorData) -> HttpAnswer:
+        """The JSON-RPC answer to a dispatched request (a result as a dict or as JSON bytes)."""
         if isinstance(outcome, ErrorData):
             # 2026-07-28 maps error codes to statuses (404 for -32601...); the handshake era
             # delivers every JSON-RPC answer as 200.
@@ -200,6 +200,10 @@ class Transport:
             )
             message = JSONRPCError(jsonrpc="2.0", id=dispatch.request.id, error=outcome)
             return HttpAnswer(status, _encode(message.model_dump(mode="json", by_alias=True)))
+        if isinstance(outcome, bytes):
+            # Already the result's JSON: only the envelope around it is written here.
+            head = b'{"jsonrpc":"2.0","id":' + _encode(dispatch.request.id) + b',"result":'
+            return HttpAnswer(200, head + outcome + b"}")
         # The SDK already shaped ``outcome`` for the wire; building the envelope as a model would
         # only deep-copy it once more (measured: a tenth of a speaker-context call).
         return HttpAnswer(
