@@ -64,11 +64,10 @@ class ResultShape:
         """The result JSON of ``answer`` in this shape."""
         text = _json_string(answer.text)
         if not self._structured:
-            return self._head + text + self._tail
+            return b"".join((self._head, text, self._tail))
         document = _strict_json(answer.structured or b"{}")
-        if self._text_first:
-            return self._head + text + self._middle + document + self._tail
-        return self._head + document + self._middle + text + self._tail
+        first, second = (text, document) if self._text_first else (document, text)
+        return b"".join((self._head, first, self._middle, second, self._tail))
 
 
 def _json_string(text: str) -> bytes:

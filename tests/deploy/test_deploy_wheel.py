@@ -104,8 +104,8 @@ def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
 ) -> None:
     """The APISIX image installs the base: the runner's own dependencies and nothing more."""
     requires = _requires(wheel)
-    # mcp, orjson, jsonschema: the conference-mcp plugin runs inside the runner; joserfc: the
-    # runner's oauth-bearer check verifies access tokens (package bearer/).
+    # mcp, orjson, jsonschema(-rs): the conference-mcp plugin runs inside the runner; joserfc:
+    # the runner's oauth-bearer check verifies access tokens (package bearer/).
     # prometheus-client: the runner's metrics (RUNNER_METRICS).
     assert requires[""] == {
         "httpx",
@@ -118,6 +118,7 @@ def test_the_runner_install_carries_no_backend_gateway_or_test_dependency(
         "jsonschema",
         "joserfc",
         "prometheus-client",
+        "jsonschema-rs",
     }
     assert {"flask", "sqlalchemy", "gunicorn", "authlib"} <= requires["backend"]
     assert "authlib" not in requires[""]
