@@ -204,8 +204,13 @@ class Gateway:
         body: bytes | None = b""
         if not too_large:
             try:
-                async with asyncio.timeout(limits.client_body_timeout):
+                if _body_received(request):
+                    # Nothing to wait for, so no deadline to arm (most requests: no body, or a
+                    # small one that came with the headers).
                     body = await _read_body(request, limits.max_body_bytes)
+                else:
+                    async with asyncio.timeout(limits.client_body_timeout):
+                        body = await _read_body(request, limits.max_body_bytes)
             except TimeoutError:
                 return _from_exit(status_exit(408))
             except ConnectionResetError:
@@ -268,6 +273,14 @@ class Gateway:
             await client.close()
         if self.services.runner is not None:
             await self.services.runner.close()
+
+
+def _body_received(request: web.BaseRequest) -> bool:
+    """True when reading the body cannot block: there is none, or all of it is buffered."""
+    if not request.body_exists:
+        return True
+    # A client that sent Expect waits for our 100 Continue, which is a write that may block.
+    return request.content.is_eof() and "Expect" not in request.headers
 
 
 async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:

@@ -173,4 +173,12 @@ def encode_http_resp_call(
 
 def encode_extra_info_result(result: bytes | None) -> bytes:
     """An ``ExtraInfo.Resp`` payload; None omits ``result`` (APISIX's "nil")."""
-    return encode([None if result is None else blob(result)])
+    if result is None:
+        return _NO_RESULT
+    # The [ubyte] vector is the message's last child, so everything before its length is the
+    # same for every result: spliced, not rebuilt (a body answer is asked for on every POST).
+    return b"".join((_RESULT_HEAD, len(result).to_bytes(4, "little"), result))
+
+
+_NO_RESULT = encode([None])
+_RESULT_HEAD = encode([blob(b"")])[:-4]
