@@ -42,7 +42,7 @@ from mcp_types import METHOD_NOT_FOUND, ErrorData, JSONRPCRequest, RequestId, me
 from pydantic import BaseModel
 
 from runner_plugins.mcp.shape import ResultShape, ShapeError, probe
-from runner_plugins.mcp.toolbox import Call, Toolbox
+from runner_plugins.mcp.toolbox import Call, ToolAnswer, Toolbox
 from runner_plugins.mcp.tools import LIST_RESULT
 from runner_plugins.mcp.transport import Dispatch, HttpAnswer, Transport
 
@@ -92,8 +92,9 @@ class Endpoint:
     def __init__(self, toolbox: Toolbox) -> None:
         self.toolbox = toolbox
         self.server = _server(self._call_tool)
-        # Same identity (so the same serverInfo stamp); its tools/call answers the shape probe.
-        self._shaper = _server(_answer_probe)
+        # Same identity, so the same serverInfo stamp; its tools/call returns the ToolAnswer it
+        # is handed, which lets the SDK shape an answer without running the tool again.
+        self._shaper = _server(_answer_as_given)
         self._shapes: dict[tuple[str, bool], ResultShape | None] = {}
         self._tool_lists: dict[str, bytes] = {}
 
@@ -118,10 +119,8 @@ class Endpoint:
         """Run one request; protocol errors come back as ErrorData, results in wire form."""
         method = dispatch.request.method
         if method == "tools/call":
-            direct = await self._tools_call(dispatch, call)
-            if direct is not None:
-                return direct
-        elif method == "tools/list":
+            return await self._tools_call(dispatch, call)
+        if method == "tools/list":
             listing = self._tool_lists.get(dispatch.version)
             if listing is not None:
                 params = self._params(dispatch)
@@ -132,20 +131,20 @@ class Endpoint:
         return outcome
 
     async def serve_one(
-        self, dispatch: Dispatch, call: Call, server: Server[Any] | None = None
+        self, dispatch: Dispatch, context: Call | ToolAnswer, server: Server[Any] | None = None
     ) -> dict[str, Any] | ErrorData:
-        """Run one request through the SDK's ``serve_one``."""
+        """Run one request through the SDK's ``serve_one``; ``context`` reaches the handler."""
         connection = Connection.from_envelope(
             dispatch.version, dispatch.client_info, dispatch.client_capabilities
         )
-        context = _OneExchange(
+        exchange = _OneExchange(
             request_id=dispatch.request.id,
-            message_metadata=ServerMessageMetadata(request_context=call),
+            message_metadata=ServerMessageMetadata(request_context=context),
         )
         try:
             return await serve_one(
                 server or self.server,
-                context,
+                exchange,
                 dispatch.request.method,
                 dispatch.request.params,
                 connection=connection,
@@ -154,8 +153,8 @@ class Endpoint:
         except Exception as exc:
             return _error_data(exc)
 
-    async def _tools_call(self, dispatch: Dispatch, call: Call) -> bytes | ErrorData | None:
-        """``tools/call`` the direct way; None when no shape is known for the version."""
+    async def _tools_call(self, dispatch: Dispatch, call: Call) -> Outcome:
+        """``tools/call`` the direct way (module docstring)."""
         params = self._params(dispatch)
         if isinstance(params, ErrorData):
             return params
@@ -164,8 +163,11 @@ class Endpoint:
             answer = await self.toolbox.call(call, params.name, params.arguments)
         except Exception as exc:
             return _error_data(exc)
-        shape = await self._shape(dispatch, call, answer.is_error)
-        return None if shape is None else shape.fill(answer)
+        key = (dispatch.version, answer.is_error)
+        shape = self._shapes[key] if key in self._shapes else await self._learn(key, dispatch)
+        if shape is None:
+            return await self._shaped(dispatch, answer)
+        return shape.fill(answer)
 
     def _params(self, dispatch: Dispatch) -> BaseModel | ErrorData:
         """The params as ``serve_one`` validates them: version surface, then handler model."""
@@ -183,32 +185,31 @@ class Endpoint:
         except Exception as exc:
             return _error_data(exc)
 
-    async def _shape(self, dispatch: Dispatch, call: Call, is_error: bool) -> ResultShape | None:
-        key = (dispatch.version, is_error)
-        if key in self._shapes:
-            return self._shapes[key]
-        request = Dispatch(
+    async def _shaped(self, dispatch: Dispatch, answer: ToolAnswer) -> dict[str, Any] | ErrorData:
+        """``answer`` in its wire form for the request's version, by the SDK's own pipeline."""
+        shaping = Dispatch(
             dispatch.era,
             dispatch.version,
+            # The request's own params (valid: they got this far, 2026-07-28 envelope included).
             JSONRPCRequest(
-                jsonrpc="2.0",
-                id=0,
-                method="tools/call",
-                params={**_PROBE_CALL, "arguments": {"error": is_error}},
+                jsonrpc="2.0", id=0, method="tools/call", params=dispatch.request.params
             ),
             dispatch.client_info,
             dispatch.client_capabilities,
         )
-        # The probe's own handler ignores the call; the real one is the context it would get.
-        outcome = await self.serve_one(request, call, self._shaper)
+        return await self.serve_one(shaping, answer, self._shaper)
+
+    async def _learn(self, key: tuple[str, bool], dispatch: Dispatch) -> ResultShape | None:
+        """The shape of a result of this kind at this version (once per key)."""
+        outcome = await self._shaped(dispatch, probe(is_error=key[1]))
         shape: ResultShape | None = None
         try:
             if isinstance(outcome, ErrorData):
                 raise ShapeError(outcome.message)
             shape = ResultShape(outcome)
         except ShapeError as exc:
-            # Not expected with the pinned SDK; the SDK's own route still answers correctly.
-            logger.warning("tools/call at %s goes through serve_one: %s", dispatch.version, exc)
+            # Not expected with the pinned SDK: every answer is then shaped by serve_one.
+            logger.warning("no result shape for tools/call at %s: %s", dispatch.version, exc)
         self._shapes[key] = shape
         return shape
 
@@ -223,7 +224,6 @@ class Endpoint:
 
 
 Outcome = dict[str, Any] | bytes | ErrorData
-_PROBE_CALL = {"name": "shape probe"}
 
 
 def _server(
@@ -253,10 +253,13 @@ async def _list_tools(
     return LIST_RESULT
 
 
-async def _answer_probe(
+async def _answer_as_given(
     ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
 ) -> dict[str, Any]:
-    return probe(bool((params.arguments or {}).get("error"))).wire()
+    answer = ctx.request
+    if not isinstance(answer, ToolAnswer):
+        raise RuntimeError("the shaping server is only ever handed a ToolAnswer")
+    return answer.wire()
 
 
 def _error_data(exc: Exception) -> ErrorData:
