@@ -193,3 +193,13 @@ def test_a_shape_needs_each_marker_once() -> None:
     twice = {"content": [{"type": "text", "text": TEXT_MARK}], "note": TEXT_MARK}
     with pytest.raises(ShapeError):
         ResultShape(twice)
+
+
+async def test_one_endpoint_keeps_each_versions_shape_apart(
+    plugin: McpPlugin, backend_url: str
+) -> None:
+    # Shapes are learned per version on one endpoint: interleave versions, as clients do.
+    params = {"name": "list_topics", "arguments": {}}
+    for version in (*SERVED_VERSIONS, *reversed(SERVED_VERSIONS)):
+        (_, direct), (_, sdk) = await _both(plugin, backend_url, version, "tools/call", params)
+        assert _without_timings(direct) == _without_timings(sdk), version
