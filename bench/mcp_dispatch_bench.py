@@ -3,7 +3,7 @@
 Strategy: the same tool answer (a 4 KB speaker document as structuredContent plus text) served
 1,000 times by (a) the official SDK's own ASGI app in stateless JSON mode, the "own ASGI
 process" alternative minus its proxy hop, and (b) this project's endpoint (sans-IO transport +
-the SDK's ``serve_one``), as the runner plugin runs it. Handshake era
+the direct tools/call route on the SDK's models), as the runner plugin runs it. Handshake era
 (``MCP-Protocol-Version: 2025-11-25``), no network, one process; prints microseconds per call.
 
     python bench/mcp_dispatch_bench.py [--calls 1000]
@@ -28,7 +28,7 @@ from mcp.server import Server  # noqa: E402
 from mcp.server.transport_security import TransportSecuritySettings  # noqa: E402
 
 from runner_plugins.mcp.endpoint import Endpoint  # noqa: E402
-from runner_plugins.mcp.toolbox import Call  # noqa: E402
+from runner_plugins.mcp.toolbox import Call, ToolAnswer  # noqa: E402
 from runner_plugins.mcp.tools import LIST_RESULT  # noqa: E402
 from runner_plugins.mcp.transport import Transport, TransportRules  # noqa: E402
 from runner_plugins.plugin import StaticRequest  # noqa: E402
@@ -126,8 +126,8 @@ async def _sdk_asgi(calls: int) -> float:
 
 async def _runner_endpoint(calls: int) -> float:
     class ConstantTools:
-        async def call(self, call: Call, name: str, arguments: Any) -> dict[str, Any]:
-            return RESULT
+        async def call(self, call: Call, name: str, arguments: Any) -> ToolAnswer:
+            return ToolAnswer(TEXT, TEXT.encode())
 
     endpoint = Endpoint(ConstantTools())  # type: ignore[arg-type]
     transport = Transport(TransportRules(frozenset(), 65536))
@@ -154,7 +154,7 @@ def main() -> int:
     print("| server path | µs per call |")
     print("|---|---:|")
     print(f"| SDK `streamable_http_app(stateless_http=True, json_response=True)` | {sdk:.0f} |")
-    print(f"| runner endpoint (transport.py + SDK `serve_one`) | {ours:.0f} |")
+    print(f"| runner endpoint (transport.py + direct tools/call route) | {ours:.0f} |")
     return 0
 
 
