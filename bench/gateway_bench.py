@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -30,51 +28,19 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stack_harness import QUOTA, stack, start_cold_gateway, stop, wrk  # noqa: E402 - sibling
+
 from gateway.build import build  # noqa: E402
 from gateway.config import parse  # noqa: E402
 from gateway.plugins import ExtPlugin  # noqa: E402
 from runner_plugins.client import RunnerClient  # noqa: E402
 from runner_plugins.plugin import Stop  # noqa: E402
-from stack.probes import http_ok, wait_until  # noqa: E402
 
 STATE = ROOT / "var" / "bench"
 GATEWAY_PORT, COLD_PORT, BACKEND_PORT = 29080, 29081, 28000
-QUOTA = "1000000000"
 SPEAKER_PATH = "/speaker/1"
 CONTEXT_PATH = "/speaker/1/context"
-
-
-def _stack(*command: str, env: dict[str, str]) -> None:
-    subprocess.run(
-        [
-            sys.executable, "-m", "stack",
-            "--state-dir", str(STATE),
-            "--env-file", str(STATE / ".env"),
-            "--gateway-port", str(GATEWAY_PORT),
-            "--backend-port", str(BACKEND_PORT),
-            *command,
-        ],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def _wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> dict[str, float]:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
-    for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
-    for pct in ("50", "99"):
-        found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert found, out
-        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
-        result[f"p{pct}"] = float(found.group(1)) * scale
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    result["non2xx"] = float(bad.group(1)) if bad else 0.0
-    if errors:
-        print(f"  wrk {url}: {errors.group(0)}", file=sys.stderr)
-    return result
+_stack = partial(stack, state=STATE, gateway_port=GATEWAY_PORT, backend_port=BACKEND_PORT)
 
 
 async def _drive_runner(
@@ -119,25 +85,6 @@ def _runner(socket_path: str, conf: tuple[tuple[str, str], ...], key: str, secon
 _Row = tuple[str, str, dict[str, float]]
 
 
-def _start_cold_gateway(env: dict[str, str], cold_text: str) -> subprocess.Popen[bytes]:
-    """A second gateway whose context route caches nothing (cache_ttl_s 0)."""
-    (STATE / "apisix-cold.yaml").write_text(cold_text)
-    socket_path = str(STATE / "run" / "runner.sock")
-    with (STATE / "log" / "gateway-cold.log").open("ab") as log:
-        cold = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "--config", str(STATE / "apisix-cold.yaml"),
-             "--port", str(COLD_PORT), "--runner-socket", socket_path],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    wait_until(
-        partial(http_ok, f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json"),
-        timeout=30,
-        what="cold-cache gateway",
-        process=cold,
-    )
-    return cold
-
-
 def _context_conf(source: str, env: dict[str, str]) -> tuple[tuple[str, str], ...]:
     route = next(r for r in build(parse(source, env)).routes if r.id == "speaker-context")
     plugin = route.plugins["ext-plugin-post-req"]
@@ -170,8 +117,8 @@ def _measure(
             key_name = f"route#bench-{target}#ext-plugin-post-req#1"
             result = _runner(socket_path, conf, key_name, args.seconds, args.connections)
         else:
-            _wrk(target, headers, 2, args.connections)  # warm-up
-            result = _wrk(target, headers, args.seconds, args.connections)
+            wrk(target, headers, 2, args.connections)  # warm-up
+            result = wrk(target, headers, args.seconds, args.connections)
         rows.append((label, how, result))
         print(f"  {label} / {how}: {result['rps']:.0f} req/s", file=sys.stderr)
     return rows
@@ -207,12 +154,11 @@ def main() -> int:
         text = (ROOT / "apisix" / "apisix.yaml").read_text()
         cold_text = text.replace('"cache_ttl_s": 30', '"cache_ttl_s": 0')
         assert cold_text != text, "the context conf no longer sets cache_ttl_s: 30"
-        cold = _start_cold_gateway(env, cold_text)
+        cold = start_cold_gateway(STATE, COLD_PORT, env, cold_text)
         rows = _measure(env, secrets, {"warm": text, "cold": cold_text}, args)
     finally:
         if cold is not None:
-            cold.send_signal(signal.SIGTERM)
-            cold.wait(timeout=15)
+            stop(cold)
         _stack("down", env=env)
     _print_table(rows, args)
     return 0

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 from functools import partial
@@ -31,12 +29,14 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stack.probes import cpu_seconds, http_ok, wait_until  # noqa: E402
+from stack_harness import QUOTA, stack, start_cold_gateway, stop, wrk  # noqa: E402 - sibling
+
+from stack.probes import cpu_seconds  # noqa: E402
 
 STATE = ROOT / "var" / "bench-mcp"
 GATEWAY_PORT, COLD_PORT, BACKEND_PORT = 29380, 29381, 28300
-QUOTA = "1000000000"
 CONTEXT_PATH = "/speaker/1/context"
+_stack = partial(stack, state=STATE, gateway_port=GATEWAY_PORT, backend_port=BACKEND_PORT)
 CALL = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -47,43 +47,6 @@ MCP_HEADERS = {
     "Accept": "application/json, text/event-stream",
     "MCP-Protocol-Version": "2025-11-25",
 }
-
-
-def _stack(*command: str, env: dict[str, str]) -> None:
-    subprocess.run(
-        [
-            sys.executable, "-m", "stack",
-            "--state-dir", str(STATE),
-            "--env-file", str(STATE / ".env"),
-            "--gateway-port", str(GATEWAY_PORT),
-            "--backend-port", str(BACKEND_PORT),
-            *command,
-        ],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
-def _wrk(
-    url: str, headers: dict[str, str], seconds: int, connections: int, script: Path | None
-) -> dict[str, float]:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
-    for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    if script is not None:
-        argv += ["-s", str(script)]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
-    for pct in ("50", "99"):
-        found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert found, out
-        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
-        result[f"p{pct}"] = float(found.group(1)) * scale
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    result["non2xx"] = float(bad.group(1)) if bad else 0.0
-    if errors:
-        print(f"  wrk {url}: {errors.group(0)}", file=sys.stderr)
-    return result
 
 
 def _check_answers(base: str, key: str) -> None:
@@ -121,20 +84,7 @@ def main() -> int:
         text = (ROOT / "apisix" / "apisix.yaml").read_text()
         cold_text = text.replace('"cache_ttl_s": 30', '"cache_ttl_s": 0')
         assert cold_text.count('"cache_ttl_s": 0') == 2, "expected the context and MCP confs"
-        (STATE / "apisix-cold.yaml").write_text(cold_text)
-        socket_path = str(STATE / "run" / "runner.sock")
-        with (STATE / "log" / "gateway-cold.log").open("ab") as log:
-            cold = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "--config", str(STATE / "apisix-cold.yaml"),
-                 "--port", str(COLD_PORT), "--runner-socket", socket_path],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        wait_until(
-            partial(http_ok, f"http://127.0.0.1:{COLD_PORT}/.well-known/ai-plugin.json"),
-            timeout=30,
-            what="the cold gateway",
-            process=cold,
-        )
+        cold = start_cold_gateway(STATE, COLD_PORT, env, cold_text)
 
         key = secrets["CHATGPT_API_KEY"]
         warm, cold_url = f"http://127.0.0.1:{GATEWAY_PORT}", f"http://127.0.0.1:{COLD_PORT}"
@@ -153,10 +103,10 @@ def main() -> int:
         rows = []
         for label, how, target, lua in plans:
             headers = {"apikey": key, **(MCP_HEADERS if lua else {})}
-            _wrk(target, headers, 2, args.connections, lua)  # warm-up
+            wrk(target, headers, 2, args.connections, lua)  # warm-up
             gateway_pid = gateway_pids[warm if target.startswith(warm) else cold_url]
             before = cpu_seconds(runner_pid), cpu_seconds(gateway_pid)
-            result = _wrk(target, headers, args.seconds, args.connections, lua)
+            result = wrk(target, headers, args.seconds, args.connections, lua)
             # CPU per request is what contention on a shared machine distorts least.
             requests = result["rps"] * args.seconds
             result["runner_us"] = (cpu_seconds(runner_pid) - before[0]) * 1e6 / requests
@@ -165,8 +115,7 @@ def main() -> int:
             print(f"  {label} / {how}: {result['rps']:.0f} req/s", file=sys.stderr)
     finally:
         if cold is not None:
-            cold.send_signal(signal.SIGTERM)
-            cold.wait(timeout=15)
+            stop(cold)
         _stack("down", env=env)
 
     print(

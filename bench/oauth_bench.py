@@ -20,8 +20,8 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -30,30 +30,16 @@ from dotenv import dotenv_values
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway_bench import _wrk  # noqa: E402 - the sibling script (bench/ is on sys.path)
+from stack_harness import QUOTA, stack, wrk  # noqa: E402 - the sibling (bench/ is on sys.path)
 
 from stack.probes import cpu_seconds  # noqa: E402
 from tests.integration.oauth_client import authorize, discover, exchange, register  # noqa: E402
 
 STATE = ROOT / "var" / "bench-oauth"
 GATEWAY_PORT, BACKEND_PORT = 29180, 28100
-QUOTA = "1000000000"
 CONTEXT_PATH = "/speaker/1/context"
 TARGET = 0.90
-
-
-def _stack(*command: str, env: dict[str, str]) -> None:
-    subprocess.run(
-        [
-            sys.executable, "-m", "stack",
-            "--state-dir", str(STATE),
-            "--env-file", str(STATE / ".env"),
-            "--gateway-port", str(GATEWAY_PORT),
-            "--backend-port", str(BACKEND_PORT),
-            *command,
-        ],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+_stack = partial(stack, state=STATE, gateway_port=GATEWAY_PORT, backend_port=BACKEND_PORT)
 
 
 def _access_token(gateway: str, api_key: str) -> str:
@@ -98,13 +84,13 @@ def main() -> int:
         for name, headers in credentials.items():
             check = httpx.get(url, headers=headers, timeout=10)
             assert check.status_code == 200, (name, check.status_code, check.text[:200])
-            _wrk(url, headers, 2, args.connections)  # warm-up (fills the runner's cache)
+            wrk(url, headers, 2, args.connections)  # warm-up (fills the runner's cache)
         state = json.loads((STATE / "run" / "stack.json").read_text())
         pids = [int(state["components"][name]) for name in ("gateway", "runner")]
         for round_number in range(args.rounds):
             for name, headers in credentials.items():
                 before = sum(cpu_seconds(pid) for pid in pids)
-                result = _wrk(url, headers, args.seconds, args.connections)
+                result = wrk(url, headers, args.seconds, args.connections)
                 spent = sum(cpu_seconds(pid) for pid in pids) - before
                 result["cpu_us"] = spent / (result["rps"] * args.seconds) * 1e6
                 results[name].append(result)
