@@ -207,7 +207,34 @@ def _server(grant: Any) -> ConferenceAuthorizationServer:
     return server
 
 
-class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
+class _FamilyIssuer:
+    """Issues tokens in the family, and for the resource, of the code or refresh token granted.
+
+    Put before the Authlib grant class, whose generate_token and save_token it overrides.
+    """
+
+    def granted(self) -> CodeRecord | RefreshRecord:
+        raise NotImplementedError
+
+    def generate_token(
+        self,
+        user: Consumer | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        record = self.granted()
+        assert user is not None
+        return _issue(
+            self, user, scope or "", record.resource, record.family, include_refresh_token
+        )
+
+    def save_token(self, token: dict[str, Any]) -> None:
+        _save_refresh(self, token)
+
+
+class CodeGrant(_FamilyIssuer, AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def validate_authorization_request(self) -> str:
@@ -273,25 +300,12 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             server.store.touch_client(self.request.client.client_id, server.now())
         return super().create_token_response()
 
-    def generate_token(
-        self,
-        user: Consumer | None = None,
-        scope: str | None = None,
-        grant_type: str | None = None,
-        expires_in: int | None = None,
-        include_refresh_token: bool = True,
-    ) -> dict[str, Any]:
+    def granted(self) -> CodeRecord:
         record: CodeRecord = self.request.authorization_code
-        assert user is not None
-        return _issue(
-            self, user, scope or "", record.resource, record.family, include_refresh_token
-        )
-
-    def save_token(self, token: dict[str, Any]) -> None:
-        _save_refresh(self, token)
+        return record
 
 
-class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
+class RefreshGrant(_FamilyIssuer, RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -319,22 +333,9 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
             raise InvalidGrantError("The refresh token was already used.")
         return super().create_token_response()
 
-    def generate_token(
-        self,
-        user: Consumer | None = None,
-        scope: str | None = None,
-        grant_type: str | None = None,
-        expires_in: int | None = None,
-        include_refresh_token: bool = True,
-    ) -> dict[str, Any]:
+    def granted(self) -> RefreshRecord:
         record: RefreshRecord = self.request.refresh_token
-        assert user is not None
-        return _issue(
-            self, user, scope or "", record.resource, record.family, include_refresh_token
-        )
-
-    def save_token(self, token: dict[str, Any]) -> None:
-        _save_refresh(self, token)
+        return record
 
     def revoke_old_credential(self, refresh_token: RefreshRecord) -> None:
         # Already consumed atomically in create_token_response.
