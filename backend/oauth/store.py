@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Column, Engine, Row, and_, delete, func, insert, select, update
 
 from backend.oauth.clients import OAuthClient
 from backend.oauth.schema import oauth_clients, oauth_codes, oauth_refresh_tokens
@@ -123,6 +123,11 @@ class OAuthStore:
 
     # --- authorization codes -----------------------------------------------------------------
 
+    def _row_by_digest(self, column: Column[str], secret: str) -> Row[Any] | None:
+        """The row of ``column``'s table whose hash column matches ``secret`` (stored hashed)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(column.table).where(column == digest(secret))).first()
+
     def save_code(self, code: str, values: Mapping[str, Any], now: int) -> None:
         with self.engine.begin() as conn:
             # Used codes are kept a while after expiry so a late replay still revokes.
@@ -130,10 +135,7 @@ class OAuthStore:
             conn.execute(insert(oauth_codes).values(code_hash=digest(code), **values))
 
     def find_code(self, code: str) -> CodeRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(oauth_codes).where(oauth_codes.c.code_hash == digest(code))
-            ).first()
+        row = self._row_by_digest(oauth_codes.c.code_hash, code)
         if row is None:
             return None
         return CodeRecord(
@@ -174,12 +176,7 @@ class OAuthStore:
             )
 
     def find_refresh(self, token: str) -> RefreshRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(oauth_refresh_tokens).where(
-                    oauth_refresh_tokens.c.token_hash == digest(token)
-                )
-            ).first()
+        row = self._row_by_digest(oauth_refresh_tokens.c.token_hash, token)
         if row is None:
             return None
         return RefreshRecord(
