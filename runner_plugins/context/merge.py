@@ -44,7 +44,7 @@ def speaker_document(
     """Merge one speaker's sources; a missing list source becomes an empty list."""
     return {
         "speaker": dict(speaker),
-        "sessions": sorted(_unique(sessions or ()), key=_schedule_key),
+        "sessions": sorted(_unique(sessions or ()), key=schedule_key),
         "topics": _unique(topics or ()),
         "meta": meta,
     }
@@ -73,7 +73,8 @@ def _unique(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _schedule_key(session: Mapping[str, Any]) -> tuple[int, str, int]:
+def schedule_key(session: Mapping[str, Any]) -> tuple[int, str, int]:
+    """Sort key for sessions: by day, start time, then id (the context and the MCP tools)."""
     # Malformed fields sort last instead of raising: a bad session must not sink the answer.
     day, start, ident = session.get("day"), session.get("start"), session.get("id")
     return (

@@ -29,7 +29,7 @@ from mcp_types import INVALID_PARAMS
 
 from bearer import token_scopes
 from runner_plugins.context.backend import PROPAGATED_HEADERS, Fetcher, SourceResult, is_timeout
-from runner_plugins.context.merge import build_meta
+from runner_plugins.context.merge import build_meta, schedule_key
 from runner_plugins.context.plugin import ContextPlugin
 from runner_plugins.context.trim import dumps, fit
 from runner_plugins.mcp.access import Access, Caller
@@ -234,7 +234,7 @@ async def _search_sessions(box: Toolbox, call: Call, args: dict[str, Any]) -> di
         items = [s for s in items if _has_topic(s, str(topic))]
     if time is not None:
         items = [s for s in items if _runs_at(s, str(time))]
-    items.sort(key=_schedule_key)
+    items.sort(key=schedule_key)
     return _listing("sessions", items, args, [result], call)
 
 
@@ -441,15 +441,6 @@ def _has_topic(session: Mapping[str, Any], wanted: str) -> bool:
 def _runs_at(session: Mapping[str, Any], time: str) -> bool:
     start, end = session.get("start"), session.get("end")
     return isinstance(start, str) and isinstance(end, str) and start <= time < end
-
-
-def _schedule_key(session: Mapping[str, Any]) -> tuple[int, str, int]:
-    day, start, ident = session.get("day"), session.get("start"), session.get("id")
-    return (
-        day if isinstance(day, int) else 99,
-        start if isinstance(start, str) else "~",
-        ident if isinstance(ident, int) else 0,
-    )
 
 
 def _speaker_url(base: str, ident: object) -> str:
