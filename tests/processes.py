@@ -6,16 +6,22 @@ stack) need the same three steps; one copy keeps their timeouts and failure mess
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from stack.probes import free_port, http_ok
 
-__all__ = ["free_port", "stop", "wait_until_healthy"]
+__all__ = ["free_port", "gunicorn_backend", "stop", "wait_until_healthy"]
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def wait_until_healthy(
@@ -41,6 +47,36 @@ def stop(
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextlib.contextmanager
+def gunicorn_backend(
+    settings: Mapping[str, str], log: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The backend under gunicorn with its committed config, on a free loopback port.
+
+    The environment is this one without any CONFERENCE_* or DATABASE_URL variable, plus
+    ``settings`` and CONFERENCE_BIND; output goes to ``log``. Yields the base URL and the
+    process once /healthz answers, and stops the process on exit.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
+    env.pop("DATABASE_URL", None)
+    env.update(settings, CONFERENCE_BIND=f"127.0.0.1:{port}")
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "backend/gunicorn.conf.py"],
+            cwd=REPO,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(f"{url}/healthz", process, log)
+        yield url, process
+    finally:
+        stop(process)
 
 
 @functools.lru_cache(maxsize=1)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,44 +11,29 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import free_port, stop, wait_until_healthy
+from tests.processes import gunicorn_backend
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "http-test-secret"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A gunicorn process; yields its base URL and its combined log file."""
-    port = free_port()
     workdir = tmp_path_factory.mktemp("gunicorn")
     database = workdir / "conference.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        CONFERENCE_BIND=f"127.0.0.1:{port}",
-        CONFERENCE_WORKERS="2",
-        CONFERENCE_DATABASE_URL=f"sqlite:///{database}",
-        CONFERENCE_SHARED_SECRET=SECRET,
-        CONFERENCE_PUBLIC_URL="https://gw.example.test",
-        CONFERENCE_ACCESS_LOG="-",
-    )
+    settings = {
+        "CONFERENCE_WORKERS": "2",
+        "CONFERENCE_DATABASE_URL": f"sqlite:///{database}",
+        "CONFERENCE_SHARED_SECRET": SECRET,
+        "CONFERENCE_PUBLIC_URL": "https://gw.example.test",
+        "CONFERENCE_ACCESS_LOG": "-",
+    }
     log = workdir / "gunicorn.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "backend/gunicorn.conf.py"],
-            cwd=REPO,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(f"{url}/healthz", process, log)
-        yield url, log
-    finally:
-        print(log.read_text())
-        stop(process)
+    with gunicorn_backend(settings, log) as (url, _process):
+        try:
+            yield url, log
+        finally:
+            print(log.read_text())
 
 
 @pytest.fixture(scope="module")

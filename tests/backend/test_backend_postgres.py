@@ -6,12 +6,9 @@ covers what only shows with several processes: connections per process, concurre
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -19,9 +16,8 @@ import pytest
 
 from tests import postgres
 from tests.postgres import PostgresServer
-from tests.processes import free_port, stop, wait_until_healthy
+from tests.processes import gunicorn_backend
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "postgres-test-secret"
 WORKERS, THREADS = 2, 4
 
@@ -35,31 +31,15 @@ def database(postgres_server: PostgresServer) -> str:
 def gunicorn(
     database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFERENCE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        CONFERENCE_BIND=f"127.0.0.1:{port}",
-        CONFERENCE_WORKERS=str(WORKERS),
-        CONFERENCE_THREADS=str(THREADS),
-        CONFERENCE_DATABASE_URL=database,
-        CONFERENCE_SHARED_SECRET=SECRET,
-    )
+    settings = {
+        "CONFERENCE_WORKERS": str(WORKERS),
+        "CONFERENCE_THREADS": str(THREADS),
+        "CONFERENCE_DATABASE_URL": database,
+        "CONFERENCE_SHARED_SECRET": SECRET,
+    }
     log = tmp_path_factory.mktemp("gunicorn-pg") / "gunicorn.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "backend/gunicorn.conf.py"],
-            cwd=REPO,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(f"{url}/healthz", process, log)
-        yield url, process
-    finally:
-        stop(process)
+    with gunicorn_backend(settings, log) as started:
+        yield started
 
 
 def _connections(database: str) -> list[str]:
