@@ -19,9 +19,10 @@ A plugin:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -44,6 +45,17 @@ def first_value(entries: Sequence[Entry], name: str, fold: bool) -> str | None:
 
 class ConfError(ValueError):
     """A plugin conf that cannot be accepted; the message is shown to operators."""
+
+
+def json_object_conf(raw: str, plugin: str) -> dict[str, Any]:
+    """The route's conf string parsed as a JSON object, or ConfError naming the plugin."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfError(f"{plugin} conf is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfError(f"{plugin} conf must be a JSON object")
+    return data
 
 
 class Request(Protocol):

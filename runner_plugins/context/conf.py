@@ -9,13 +9,12 @@ Actions give up after 45 s and APISIX's default upstream read timeout is 60 s.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner_plugins.plugin import ConfError
+from runner_plugins.plugin import ConfError, json_object_conf
 
 MAX_BUDGET_MS = 30_000
 
@@ -67,12 +66,7 @@ _REQUIRED = ("backend_url", "secret")
 
 def parse_conf(raw: str) -> ContextConf:
     """Parse the route's JSON conf string; raise ConfError naming the offending key."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ConfError(f"conference-context conf is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfError("conference-context conf must be a JSON object")
+    data = json_object_conf(raw, "conference-context")
     unknown = sorted(set(data) - set(_BOUNDS) - set(_STRINGS))
     if unknown:
         raise ConfError(f"conference-context conf has unknown keys: {', '.join(unknown)}")

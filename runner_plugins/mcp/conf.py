@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from runner_plugins.context.conf import ContextConf
 from runner_plugins.context.conf import parse_conf as parse_context_conf
-from runner_plugins.plugin import ConfError
+from runner_plugins.plugin import ConfError, json_object_conf
 
 #: nginx's client_max_body_size in apisix/config.yaml; a larger limit here could never apply.
 MAX_BODY_LIMIT = 1024 * 1024
@@ -37,12 +37,7 @@ class McpConf:
 
 def parse_conf(raw: str) -> McpConf:
     """Parse the route's JSON conf string; raise ConfError naming the offending key."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ConfError(f"conference-mcp conf is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfError("conference-mcp conf must be a JSON object")
+    data = json_object_conf(raw, "conference-mcp")
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise ConfError(f"conference-mcp conf has unknown keys: {', '.join(unknown)}")
