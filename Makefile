@@ -15,7 +15,7 @@ export STACK_ENV_FILE := $(ENV_FILE)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lock lint typecheck unit test up down logs test-integration \
-        bench-backend bench-runner bench-context bench-gateway bench-mcp bench-oauth clean
+        bench-backend bench-runner bench-runner-metrics bench-context bench-gateway bench-mcp bench-oauth clean
 
 help:
 	@echo "make up                 run the whole system (Docker if an engine answers, else the local stack)"
@@ -23,7 +23,7 @@ help:
 	@echo "make down | make logs   stop the stack (either mode) / follow its logs (MODE=local|docker forces a mode)"
 	@echo "make test               ruff + mypy --strict + pytest (unit, component and local end-to-end)"
 	@echo "make test-integration   black-box HTTP suite against a freshly started stack"
-	@echo "make bench-backend | bench-runner | bench-context | bench-gateway | bench-mcp | bench-oauth"
+	@echo "make bench-backend | bench-runner | bench-runner-metrics | bench-context | bench-gateway | bench-mcp | bench-oauth"
 	@echo "make lock               re-pin requirements.lock from pyproject.toml"
 
 # The venv is rebuilt whenever the lock file changes; `pip install -r` pins every transitive package.
@@ -139,6 +139,11 @@ docker-test-integration: docker-up
 # connections, then RSS before/after 1,000,000 calls (docs/performance.md, "Runner").
 bench-runner: $(STAMP)
 	$(PY) bench/runner_bench.py
+
+# Runner metrics off vs on: two runners, 10 alternating rounds at 64 connections, runners pinned
+# to one CPU and clients to the other; exit 1 when the drop reaches 5 %.
+bench-runner-metrics: $(STAMP)
+	$(PY) bench/runner_bench.py --metrics-rounds 10 --seconds 3 --pin --strict $(BENCH_ARGS)
 
 # Context plugin: 50 ms backend, real runner over its socket; exit 1 if a target is missed.
 bench-context: $(STAMP)

@@ -21,6 +21,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -190,7 +191,9 @@ def worker_main(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- parent
 
 
-def _spawn_runner(path: str, extra: list[str]) -> subprocess.Popen[bytes]:
+def _spawn_runner(
+    path: str, extra: list[str], cpus: set[int] | None = None
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -202,6 +205,8 @@ def _spawn_runner(path: str, extra: list[str]) -> subprocess.Popen[bytes]:
         *extra,
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT)
+    if cpus:
+        os.sched_setaffinity(proc.pid, cpus)
     deadline = time.monotonic() + 10
     while not os.path.exists(path):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -211,7 +216,12 @@ def _spawn_runner(path: str, extra: list[str]) -> subprocess.Popen[bytes]:
 
 
 def _drive(
-    path: str, connections: int, procs: int, seconds: float, calls: int = 0
+    path: str,
+    connections: int,
+    procs: int,
+    seconds: float,
+    calls: int = 0,
+    cpus: set[int] | None = None,
 ) -> dict[str, Any]:
     per = [connections // procs + (1 if i < connections % procs else 0) for i in range(procs)]
     per = [n for n in per if n]
@@ -234,6 +244,9 @@ def _drive(
         )
         for n in per
     ]
+    if cpus:
+        for worker in workers:
+            os.sched_setaffinity(worker.pid, cpus)
     results = []
     for worker in workers:
         out, _ = worker.communicate(timeout=seconds + 600)
@@ -286,6 +299,17 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
+        "--metrics-rounds",
+        type=int,
+        default=0,
+        help="instead of the table: metrics off vs on, this many alternating rounds each",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="with --metrics-rounds: runners on the first CPU, clients on the others",
+    )
+    parser.add_argument(
         "--runner-arg",
         action="append",
         default=[],
@@ -329,10 +353,83 @@ def _rss_growth(path: str, runner: subprocess.Popen[bytes], args: argparse.Names
     return after - before
 
 
+def _metrics_rounds(tmp: str, args: argparse.Namespace) -> int:
+    """Metrics off vs on: two runners, alternating rounds at 64 connections, medians compared.
+
+    Alternating rounds (off, on, off, on...) let both sides share whatever else loads the machine,
+    which one long run each would not. Returns 1 when the drop reaches 5 %.
+    """
+    off_path, on_path = os.path.join(tmp, "off.sock"), os.path.join(tmp, "on.sock")
+    metrics = os.path.join(tmp, "metrics.sock")
+    # --pin: the runners on the first CPU, the clients on the rest, so neither migrates.
+    cpus = sorted(os.sched_getaffinity(0))
+    runner_cpus, client_cpus = ({cpus[0]}, set(cpus[1:])) if args.pin else (None, None)
+    on_args = [*args.runner_arg, f"--metrics=unix:{metrics}"]
+    runners = {
+        "off": (off_path, _spawn_runner(off_path, args.runner_arg, runner_cpus)),
+        "on": (on_path, _spawn_runner(on_path, on_args, runner_cpus)),
+    }
+    rows: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+    try:
+        print(
+            f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; 64 connections, "
+            f"{args.metrics_rounds} rounds of {args.seconds:g} s each side"
+        )
+        print("\n| round | metrics | RPC/s | p50 ms | runner µs CPU/call |")
+        print("|---:|---|---:|---:|---:|")
+        for n in range(1, args.metrics_rounds + 1):
+            for side in ("off", "on") if n % 2 else ("on", "off"):
+                path, runner = runners[side]
+                cpu0 = cpu_seconds(runner.pid)
+                r = _drive(path, 64, args.procs, args.seconds, cpus=client_cpus)
+                per_call = (cpu_seconds(runner.pid) - cpu0) / r["count"] * 1e6
+                rows[side].append((r["rate"], per_call))
+                print(
+                    f"| {n} | {side} | {r['rate']:,.0f} | {r['p50']:.2f} | {per_call:.2f} |",
+                    flush=True,
+                )
+        counted = _scraped_requests(metrics)
+    finally:
+        for _, runner in runners.values():
+            runner.terminate()
+            runner.wait(timeout=5)
+    rate = {side: statistics.median(r for r, _ in rows[side]) for side in rows}
+    cpu = {side: statistics.median(c for _, c in rows[side]) for side in rows}
+    drop = 1 - rate["on"] / rate["off"]
+    print(
+        f"\nmedian RPC/s: off {rate['off']:,.0f}, on {rate['on']:,.0f} "
+        f"({drop * 100:+.1f} % drop); runner CPU per call: off {cpu['off']:.2f} µs, "
+        f"on {cpu['on']:.2f} µs ({(cpu['on'] / cpu['off'] - 1) * 100:+.1f} %)"
+    )
+    print(f"the metrics runner counted {counted:,} requests (static-stop, stop)")
+    ok = drop < 0.05
+    print(f"target metrics on costs < 5 % of RPC/s: {'met' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+def _scraped_requests(path: str) -> int:
+    """``runner_requests_total`` for static-stop's stops, read over the metrics Unix socket."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(path)
+        sock.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        text = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+    for line in text.splitlines():
+        if line.startswith("runner_requests_total{") and 'outcome="stop"' in line:
+            return int(float(line.rsplit(" ", 1)[1]))
+    raise SystemExit("the metrics runner reported no stops")
+
+
 def main() -> None:
     args = _arguments()
     if args.worker:
         worker_main(args)
+        return
+    if args.metrics_rounds:
+        with tempfile.TemporaryDirectory(prefix="rb-", dir="/tmp") as tmp:
+            missed = _metrics_rounds(tmp, args)
+        if missed and args.strict:
+            raise SystemExit(1)
         return
     with tempfile.TemporaryDirectory(prefix="rb-", dir="/tmp") as tmp:
         path = os.path.join(tmp, "runner.sock")

@@ -39,7 +39,7 @@ from typing import Any, TypeAlias, TypeVar
 from runner_plugins import codec
 from runner_plugins.conf_cache import ConfCache, ConfEntry, PluginChain
 from runner_plugins.errors import DecodeError, FrameTooLarge
-from runner_plugins.metrics import RunnerStats
+from runner_plugins.metrics import ERROR, OUTCOME_SLOT, RunnerStats
 from runner_plugins.plugin import ConfError, Plugin, ResponseChange, Rewrite, Stop
 from runner_plugins.protocol import ErrorCode, RpcType
 from runner_plugins.registry import PluginRegistry
@@ -173,12 +173,12 @@ class Dispatcher:
                     request.id,
                 )
                 if stats is not None:
-                    stats.count(plugin, Exception)
+                    stats.failed(plugin)
                 return _UNAVAILABLE
             if stats is not None:
-                # Inlined RunnerStats.count: this line runs per plugin per request.
-                key = (plugin, type(action))
-                stats.outcomes[key] = stats.outcomes.get(key, 0) + 1
+                # RunnerStats.count inlined: this runs per plugin per request.
+                row = stats.outcomes.get(plugin) or stats.outcome_row(plugin)
+                row[OUTCOME_SLOT.get(type(action), ERROR)] += 1
             if action is None:
                 continue
             if isinstance(action, Stop):
@@ -219,10 +219,10 @@ class Dispatcher:
                     response.id,
                 )
                 if stats is not None:
-                    stats.count(plugin, Exception)
+                    stats.failed(plugin)
                 return _UNAVAILABLE
             if stats is not None:
-                stats.count(plugin, type(outcome))
+                stats.count(plugin, outcome)
             if outcome is None:
                 continue
             if not isinstance(outcome, ResponseChange):

@@ -2,8 +2,9 @@
 
 Strategy: prometheus-client's own metric objects take a lock on every ``inc`` and ``observe``;
 the runner is one thread, so on the request path it only bumps plain counters in
-:class:`RunnerStats` (a dict entry and, for the latency histogram, one bisect). Everything else is
-read when a scrape comes: the conf cache size, the connection count, the warning totals of the
+:class:`RunnerStats` (list slots reached with one dict lookup; the latency histogram's first
+bucket tested inline). Everything else is read when a scrape comes: the conf cache size, the
+connection count, the warning totals of the
 :class:`~runner_plugins.warning_limiter.WarningLimiter` (protocol errors), and what each plugin
 reports through :meth:`~runner_plugins.plugin.Plugin.metrics` (the context plugin: backend calls
 by source and status, cache hits, breaker state). :class:`RunnerCollector` turns all of it into
@@ -43,58 +44,81 @@ from runner_plugins.socket_file import prepare_socket_path
 if TYPE_CHECKING:
     from runner_plugins.server import RunnerServer
 
-__all__ = ["LATENCY_BUCKETS", "MetricsEndpoint", "RunnerCollector", "RunnerStats", "build_registry"]
+__all__ = [
+    "ERROR",
+    "FIRST_BOUND",
+    "LATENCY_BUCKETS",
+    "OUTCOME_SLOT",
+    "MetricsEndpoint",
+    "RunnerCollector",
+    "RunnerStats",
+    "bucket",
+    "build_registry",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds; the runner's own work is tens of microseconds, the context plugin's tens of ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-_FIRST_BOUND = LATENCY_BUCKETS[0]
+#: Most replies take well under it: the request path tests it inline and skips the search.
+FIRST_BOUND = LATENCY_BUCKETS[0]
 _MAX_REQUEST_HEAD = 8192
 _READ_TIMEOUT = 5.0
 
 
-class RunnerStats:
-    """The request path's counters: plain ints keyed by objects, bumped from the event loop only.
+#: What a plugin returned -> its slot in a plugin's outcome row; anything else is ERROR.
+OUTCOME_SLOT: dict[type, int] = {type(None): 0, Stop: 1, Rewrite: 2, ResponseChange: 3}
+#: The slot of a plugin that raised or returned something it should not have.
+ERROR = 4
+_OUTCOME_LABELS = ("continue", "stop", "rewrite", "change", "error")
 
-    Keys are what the request path already holds (the plugin object, the type of what it
-    returned, the RPC type number); they become label strings only at scrape time.
+
+class RunnerStats:
+    """The request path's counters: plain numbers in lists, bumped from the event loop only.
+
+    The request path reaches a list with one dict lookup by what it already holds (the plugin
+    object, the RPC type number) and bumps a slot; measured, a (plugin, outcome) tuple key cost
+    twice as much. Labels are made only at scrape time.
     """
 
     __slots__ = ("outcomes", "refusals", "latency")
 
     def __init__(self) -> None:
-        #: (plugin, type of its return value, or Exception when it raised) -> count
-        self.outcomes: dict[tuple[object, type], int] = {}
+        #: plugin -> one count per outcome slot (OUTCOME_SLOT, then ERROR)
+        self.outcomes: dict[object, list[int]] = {}
         #: reason -> requests refused before any plugin ran
         self.refusals: dict[str, int] = {}
-        #: RPC type -> [per-bucket counts..., +Inf count, sum of seconds]
-        self.latency: dict[int, list[float]] = {}
+        #: RPC type -> [per-bucket counts..., +Inf count, sum of seconds]; a row for every type,
+        #: so the request path indexes without a membership test.
+        self.latency: dict[int, list[float]] = {
+            int(rpc): [0.0] * (len(LATENCY_BUCKETS) + 2) for rpc in RpcType
+        }
 
-    def count(self, plugin: object, outcome: type) -> None:
-        key = (plugin, outcome)
-        outcomes = self.outcomes
-        outcomes[key] = outcomes.get(key, 0) + 1
+    def outcome_row(self, plugin: object) -> list[int]:
+        """The plugin's counts, made on its first request."""
+        row = self.outcomes.get(plugin)
+        if row is None:
+            row = self.outcomes[plugin] = [0] * (ERROR + 1)
+        return row
+
+    def count(self, plugin: object, returned: object) -> None:
+        self.outcome_row(plugin)[OUTCOME_SLOT.get(type(returned), ERROR)] += 1
+
+    def failed(self, plugin: object) -> None:
+        self.outcome_row(plugin)[ERROR] += 1
 
     def refused(self, reason: str) -> None:
         self.refusals[reason] = self.refusals.get(reason, 0) + 1
 
     def observe(self, rpc_type: int, seconds: float) -> None:
-        row = self.latency.get(rpc_type)
-        if row is None:
-            row = self.latency[rpc_type] = [0.0] * (len(LATENCY_BUCKETS) + 2)
-        # Most replies take well under the first bound: skip the search for them.
-        row[0 if seconds <= _FIRST_BOUND else bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        row = self.latency[rpc_type]
+        row[bucket(seconds)] += 1
         row[-1] += seconds
 
 
-#: What a plugin returned -> the ``outcome`` label; anything else (or raising) is ``error``.
-_OUTCOME_LABELS: dict[type, str] = {
-    type(None): "continue",
-    Stop: "stop",
-    Rewrite: "rewrite",
-    ResponseChange: "change",
-}
+def bucket(seconds: float) -> int:
+    """The histogram row index of a duration."""
+    return 0 if seconds <= FIRST_BOUND else bisect.bisect_left(LATENCY_BUCKETS, seconds)
 
 
 class RunnerCollector(Collector):
@@ -114,9 +138,11 @@ class RunnerCollector(Collector):
             labels=["plugin", "outcome"],
         )
         totals: dict[tuple[str, str], int] = {}
-        for (plugin, returned), count in list(stats.outcomes.items()):
-            key = (str(getattr(plugin, "name", plugin)), _OUTCOME_LABELS.get(returned, "error"))
-            totals[key] = totals.get(key, 0) + count
+        for plugin, counts in list(stats.outcomes.items()):
+            name = str(getattr(plugin, "name", plugin))
+            for label, count in zip(_OUTCOME_LABELS, counts, strict=True):
+                if count:
+                    totals[name, label] = totals.get((name, label), 0) + count
         for reason, count in stats.refusals.items():
             totals["", reason] = count
         for (name, outcome), count in sorted(totals.items()):
@@ -128,6 +154,8 @@ class RunnerCollector(Collector):
             labels=["rpc"],
         )
         for rpc_type, row in sorted(stats.latency.items()):
+            if not any(row[:-1]):
+                continue  # an RPC type never timed (only HTTPReqCall and HTTPRespCall are)
             cumulative = 0.0
             buckets: list[tuple[str, float]] = []
             for bound, in_bucket in zip((*LATENCY_BUCKETS, float("inf")), row[:-1], strict=True):
