@@ -205,9 +205,9 @@ class Gateway:
         if not too_large:
             try:
                 if _body_received(request):
-                    # Nothing to wait for, so no deadline to arm (most requests: no body, or a
-                    # small one that came with the headers).
-                    body = await _read_body(request, limits.max_body_bytes)
+                    # Nothing to wait for, so no deadline to arm and nothing to iterate (most
+                    # requests: no body, or a small one that came with the headers).
+                    body = _buffered_body(request, limits.max_body_bytes)
                 else:
                     async with asyncio.timeout(limits.client_body_timeout):
                         body = await _read_body(request, limits.max_body_bytes)
@@ -281,6 +281,14 @@ def _body_received(request: web.BaseRequest) -> bool:
         return True
     # A client that sent Expect waits for our 100 Continue, which is a write that may block.
     return request.content.is_eof() and "Expect" not in request.headers
+
+
+def _buffered_body(request: web.BaseRequest, limit: int) -> bytes | None:
+    """The body of a request whose body is wholly buffered (``_body_received``)."""
+    if not request.body_exists:
+        return b""
+    body = request.content.read_nowait()
+    return None if len(body) > limit else body
 
 
 async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:

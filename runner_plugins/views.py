@@ -59,7 +59,7 @@ class _ExtraInfoSource:
 class HttpRequestView(_ExtraInfoSource):
     """``A6.HTTPReqCall.Req`` decoded on demand; satisfies :class:`plugin.Request`."""
 
-    __slots__ = ("_table", "id", "conf_token", "_path", "_args", "_headers")
+    __slots__ = ("_table", "id", "conf_token", "_path", "_args", "_headers", "_folded")
 
     def __init__(self, payload: bytes, exchange: ExtraInfoExchange) -> None:
         # Hot path: no helper closures here, only the two fields every request needs.
@@ -75,6 +75,7 @@ class HttpRequestView(_ExtraInfoSource):
         self._path: str | None = None
         self._args: list[Entry] | None = None
         self._headers: list[Entry] | None = None
+        self._folded: dict[str, str | None] | None = None
 
     @property
     def method(self) -> str:
@@ -113,7 +114,14 @@ class HttpRequestView(_ExtraInfoSource):
         return self._headers
 
     def header(self, name: str) -> str | None:
-        return first_value(self.headers, name, fold=True)
+        # Folded once on the first lookup: a request's plugins look up half a dozen headers
+        # (request id, trace context, authorization...), each a scan of every entry otherwise.
+        folded = self._folded
+        if folded is None:
+            folded = self._folded = {}
+            for key, value in self.headers:
+                folded.setdefault(key.lower(), value)  # the first entry of a name wins
+        return folded.get(name.lower())
 
     def arg(self, name: str) -> str | None:
         return first_value(self.args, name, fold=False)

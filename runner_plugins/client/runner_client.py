@@ -200,26 +200,31 @@ class RunnerClient:
         connection = await self._acquire()
         reusable = False
         try:
-            connection.writer.write(frame)
-            while True:
-                reply_type, reply = await self._read_frame(connection)
-                if reply_type == RpcType.EXTRA_INFO:
-                    answer = await self._answer(reply, extra_info)
-                    connection.writer.write(encode_frame(RpcType.EXTRA_INFO, answer))
-                    continue
-                if reply_type == RpcType.ERROR:
-                    code = self._decode(codec.decode_error, reply)
-                    if code == ErrorCode.CONF_TOKEN_NOT_FOUND:
-                        raise _TokenNotFound
-                    name = _code_name(code)
-                    raise RunnerUnavailable(f"runner answered error {name}", code=code)
-                if reply_type != rpc_type:
-                    raise RunnerUnavailable(
-                        f"expected a type {int(rpc_type)} reply, got type {reply_type}"
-                    )
-                result = self._decode(decode, reply)
-                reusable = True
-                return result
+            # One deadline per exchange, pushed back after each ExtraInfo answer: every wait for
+            # the runner gets the whole read timeout, as with APISIX's per-read socket timeout,
+            # without arming a timer per frame.
+            async with asyncio.timeout(self.read_timeout) as deadline:
+                connection.writer.write(frame)
+                while True:
+                    reply_type, reply = await self._read_frame(connection)
+                    if reply_type == RpcType.EXTRA_INFO:
+                        answer = await self._answer(reply, extra_info)
+                        connection.writer.write(encode_frame(RpcType.EXTRA_INFO, answer))
+                        deadline.reschedule(asyncio.get_running_loop().time() + self.read_timeout)
+                        continue
+                    if reply_type == RpcType.ERROR:
+                        code = self._decode(codec.decode_error, reply)
+                        if code == ErrorCode.CONF_TOKEN_NOT_FOUND:
+                            raise _TokenNotFound
+                        name = _code_name(code)
+                        raise RunnerUnavailable(f"runner answered error {name}", code=code)
+                    if reply_type != rpc_type:
+                        raise RunnerUnavailable(
+                            f"expected a type {int(rpc_type)} reply, got type {reply_type}"
+                        )
+                    result = self._decode(decode, reply)
+                    reusable = True
+                    return result
         except TimeoutError as exc:  # before OSError, of which it is a subclass
             raise RunnerUnavailable(f"runner did not answer within {self.read_timeout} s") from exc
         except (OSError, asyncio.IncompleteReadError) as exc:
@@ -235,10 +240,9 @@ class RunnerClient:
         return codec.encode_extra_info_result(result)
 
     async def _read_frame(self, connection: _Connection) -> tuple[int, bytes]:
-        async with asyncio.timeout(self.read_timeout):
-            header = await connection.reader.readexactly(HEADER_SIZE)
-            rpc_type, length = decode_header(header, self.max_payload)
-            payload = await connection.reader.readexactly(length) if length else b""
+        header = await connection.reader.readexactly(HEADER_SIZE)
+        rpc_type, length = decode_header(header, self.max_payload)
+        payload = await connection.reader.readexactly(length) if length else b""
         return rpc_type, payload
 
     async def _acquire(self) -> _Connection:

@@ -22,7 +22,7 @@ Test: tests/mcp_server/test_mcp_direct_route.py holds both routes' answers equal
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,8 @@ from pydantic import BaseModel
 from runner_plugins.mcp.shape import ResultShape, ShapeError, probe
 from runner_plugins.mcp.toolbox import Call, ToolAnswer, Toolbox
 from runner_plugins.mcp.tools import LIST_RESULT
-from runner_plugins.mcp.transport import Dispatch, HttpAnswer, Transport
+from runner_plugins.mcp.transport import Dispatch, HttpAnswer, Transport, fold_headers
+from runner_plugins.plugin import Entry
 
 SERVER_NAME = "conference"
 SERVER_VERSION = "1.0"
@@ -102,15 +103,16 @@ class Endpoint:
         self,
         transport: Transport,
         method: str,
-        headers: list[tuple[str, str | None]],
+        headers: Sequence[Entry],
         body: Callable[[], Awaitable[bytes]],
         call: Call,
     ) -> HttpAnswer:
         """Answer one HTTP request to the endpoint."""
-        early = transport.check_head(method, headers)
+        folded = fold_headers(headers)
+        early = transport.check_head(method, headers, folded)
         if early is not None:
             return early
-        parsed = transport.read_body(headers, await body())
+        parsed = transport.read_body(headers, await body(), folded)
         if isinstance(parsed, HttpAnswer):
             return parsed
         return transport.reply(parsed, await self.dispatch(parsed, call))

@@ -55,7 +55,7 @@ class McpPlugin(Plugin[_Route]):
     async def request_filter(self, conf: _Route, request: Request) -> RequestAction | None:
         call = Call(conf.conf, request, conf.access)
         answer = await self.endpoint.handle(
-            conf.transport, request.method, list(request.headers), request.body, call
+            conf.transport, request.method, request.headers, request.body, call
         )
         headers: tuple[tuple[str, str], ...] = (("cache-control", "no-store"),)
         if answer.body:

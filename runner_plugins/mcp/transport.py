@@ -92,8 +92,13 @@ class Transport:
     def __init__(self, rules: TransportRules) -> None:
         self._rules = rules
 
-    def check_head(self, method: str, headers: Sequence[Entry]) -> HttpAnswer | None:
-        """The rules that need no body; None means "fetch the body and go on"."""
+    def check_head(
+        self, method: str, headers: Sequence[Entry], folded: Mapping[str, str] | None = None
+    ) -> HttpAnswer | None:
+        """The rules that need no body; None means "fetch the body and go on".
+
+        ``folded``: ``fold_headers(headers)`` when the caller already has it.
+        """
         if method != "POST":
             # Stateless: no GET stream to open, no session to DELETE.
             return error_answer(
@@ -102,7 +107,8 @@ class Transport:
                 f"{method} is not supported here; send each JSON-RPC message as a POST.",
                 extra_headers=(("allow", "POST"),),
             )
-        folded = fold_headers(headers)
+        if folded is None:
+            folded = fold_headers(headers)
         origin = folded.get("origin")
         if origin is not None and origin not in self._rules.allowed_origins:
             # DNS-rebinding protection (2025-11-25: an invalid Origin gets 403).
@@ -126,14 +132,14 @@ class Transport:
             return unsupported_version(version)
         return None
 
-    def read_body(self, headers: Sequence[Entry], body: bytes) -> HttpAnswer | Dispatch:
+    def read_body(
+        self, headers: Sequence[Entry], body: bytes, folded: Mapping[str, str] | None = None
+    ) -> HttpAnswer | Dispatch:
         """Parse one message; a notification or response is acknowledged with 202."""
         if len(body) > self._rules.max_body_bytes:
             return self._too_large()
-        try:
-            decoded = json.loads(body)
-        except (ValueError, RecursionError):
-            # ValueError covers bad UTF-8 and over-long integer literals too.
+        decoded = _parse(body)
+        if decoded is _UNPARSABLE:
             return error_answer(400, PARSE_ERROR, "Parse error: the body is not valid JSON.")
         if isinstance(decoded, list):
             return error_answer(
@@ -143,7 +149,8 @@ class Transport:
             )
         if not isinstance(decoded, dict):
             return error_answer(400, INVALID_REQUEST, "The body must be one JSON-RPC object.")
-        folded = fold_headers(headers)
+        if folded is None:
+            folded = fold_headers(headers)
         version = folded.get(MCP_PROTOCOL_VERSION_HEADER)
         era: Era = "modern" if version in MODERN_PROTOCOL_VERSIONS else "handshake"
         if era == "modern":
@@ -216,6 +223,31 @@ class Transport:
             INVALID_REQUEST,
             f"The message exceeds {self._rules.max_body_bytes} bytes.",
         )
+
+
+_UNPARSABLE = object()
+
+
+def _parse(body: bytes) -> Any:
+    """The decoded message, or ``_UNPARSABLE``.
+
+    orjson first (a sixth of the stdlib's time on a tools/call); the stdlib decides whatever
+    orjson refuses (lone surrogate escapes are valid JSON to it) and any message whose id came
+    back as a float: orjson reads integers beyond 64 bits as floats, and a request id may be
+    any integer, echoed exactly. Truly broken JSON is refused by both.
+    """
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not (isinstance(decoded, dict) and isinstance(decoded.get("id"), float)):
+            return decoded
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        # ValueError covers bad UTF-8 and over-long integer literals too.
+        return _UNPARSABLE
 
 
 def fold_headers(headers: Sequence[Entry]) -> dict[str, str]:

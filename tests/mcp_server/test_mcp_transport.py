@@ -289,3 +289,13 @@ def test_any_request_id_is_echoed_even_beyond_64_bits() -> None:
     assert isinstance(parsed, Dispatch)
     answer = Transport.reply(parsed, {"tools": []})
     assert body_of(answer)["id"] == 2**70
+
+
+def test_valid_json_orjson_refuses_is_still_read() -> None:
+    # A lone surrogate escape is valid JSON; the fast parser refuses it, the stdlib reads it.
+    raw = b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search",' + (
+        b'"arguments":{"query":"\\ud800"}}}'
+    )
+    parsed = transport().read_body(BASE, raw)
+    assert isinstance(parsed, Dispatch)
+    assert parsed.request.params == {"name": "search", "arguments": {"query": "\ud800"}}

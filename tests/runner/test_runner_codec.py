@@ -347,3 +347,36 @@ def test_lazy_view_reads_only_what_is_asked():
 def test_unknown_method_name_is_refused():
     with pytest.raises(ValueError):
         encode_http_req_call(req_id=0, conf_token=0, method="BREW", path="/")
+
+
+def test_cached_header_entries_read_the_same_at_any_position() -> None:
+    from runner_plugins import flatbuffer
+
+    flatbuffer._ENTRY_CHUNKS.clear()
+    headers = [("accept", "application/json"), ("x-empty", None), ("ü-name", "v\udcff")]
+    first = encode_http_req_call(req_id=1, conf_token=2, method="GET", path="/", headers=headers)
+    assert set(flatbuffer._ENTRY_CHUNKS) == set(headers)
+    # Cached chunks, now after a path of another length (other offsets), and given as lists.
+    moved = [["x-first", "1"], *[list(pair) for pair in reversed(headers)]]
+    second = encode_http_req_call(
+        req_id=1,
+        conf_token=2,
+        method="POST",
+        path="/a/longer/path",
+        headers=moved,  # type: ignore[arg-type]
+    )
+    assert oracle.read_http_req_call(first)["headers"] == headers
+    assert oracle.read_http_req_call(second)["headers"] == [tuple(pair) for pair in moved]
+
+
+def test_the_header_entry_cache_is_bounded() -> None:
+    from runner_plugins import flatbuffer
+
+    for n in range(flatbuffer._ENTRY_CHUNKS_MAX + 10):
+        encode_http_req_call(
+            req_id=n, conf_token=1, method="GET", path="/", headers=[("x-request-id", str(n))]
+        )
+    assert len(flatbuffer._ENTRY_CHUNKS) <= flatbuffer._ENTRY_CHUNKS_MAX
+    big = [("x-big", "v" * 2000)]
+    encode_http_req_call(req_id=1, conf_token=1, method="GET", path="/", headers=big)
+    assert big[0] not in flatbuffer._ENTRY_CHUNKS
