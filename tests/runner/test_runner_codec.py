@@ -357,7 +357,7 @@ def test_cached_header_entries_read_the_same_at_any_position() -> None:
     first = encode_http_req_call(req_id=1, conf_token=2, method="GET", path="/", headers=headers)
     assert set(flatbuffer._ENTRY_CHUNKS) == set(headers)
     # Cached chunks, now after a path of another length (other offsets), and given as lists.
-    moved = [["x-first", "1"], *[list(pair) for pair in reversed(headers)]]
+    moved: list[list[str | None]] = [["x-first", "1"], *[list(p) for p in reversed(headers)]]
     second = encode_http_req_call(
         req_id=1,
         conf_token=2,
