@@ -8,12 +8,16 @@ schedule, so the latest go first), then topics, then candidates; (3) shorten the
 Each step stops as soon as the text fits, and ``meta.truncated`` reports what happened so the
 model can ask for the rest by id. Sizes are counted in characters (``ensure_ascii=False``),
 which is what the GPT limit counts. The input document is never mutated.
+
+Every text this module writes is strict JSON: a NaN or an infinity (the stdlib's reader accepts
+them from a backend) goes out as null, which is also what the MCP SDK sends for such floats.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -25,8 +29,24 @@ _LISTS = ("sessions", "topics", "candidates")
 
 
 def dumps(document: Any) -> str:
-    """The one serialization used for sizing and for the wire."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    """The one serialization used for sizing and for the wire: strict JSON, compact, UTF-8."""
+    try:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        # Only a non-finite float gets here (documents are parsed JSON, so never circular);
+        # the copy is made in that rare case only, so the common one costs nothing extra.
+        return json.dumps(_finite(document), ensure_ascii=False, separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity replaced by None (a copy; the input is kept)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def fit(document: dict[str, Any], max_chars: int) -> str:

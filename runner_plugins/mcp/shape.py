@@ -65,7 +65,8 @@ class ResultShape:
         text = _json_string(answer.text)
         if not self._structured:
             return b"".join((self._head, text, self._tail))
-        document = _strict_json(answer.structured or b"{}")
+        # Strict JSON already: every document is written by the context trim's ``dumps``.
+        document = answer.structured or b"{}"
         first, second = (text, document) if self._text_first else (document, text)
         return b"".join((self._head, first, self._middle, second, self._tail))
 
@@ -77,14 +78,3 @@ def _json_string(text: str) -> bytes:
         # orjson refuses lone surrogates (an argument echoed in an error message may carry
         # one); the stdlib writes them as \u escapes, which is still valid JSON.
         return json.dumps(text).encode("ascii")
-
-
-def _strict_json(document: bytes) -> bytes:
-    """``document`` as strict JSON: the stdlib writes NaN and Infinity, which JSON has not.
-
-    The SDK sends such floats as null; so do we (the check is a byte search, the rewrite only
-    happens in the pathological case, and a name like "NaN" in a string merely costs one).
-    """
-    if b"NaN" in document or b"Infinity" in document:
-        return orjson.dumps(json.loads(document))
-    return document

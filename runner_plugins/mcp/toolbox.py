@@ -88,7 +88,8 @@ class ToolAnswer:
     ``text`` is the text block; ``structured`` the UTF-8 JSON of ``structuredContent`` (the very
     document ``text`` holds, so older clients that read only the text lose nothing), or None
     for an error result (``isError: true``). Keeping the JSON as bytes lets the endpoint splice
-    the document into the answer instead of parsing and re-encoding it.
+    the document into the answer instead of parsing and re-encoding it, which is sound because
+    every document is written by the context trim's ``dumps``: strict JSON, no NaN.
     """
 
     text: str
@@ -102,8 +103,6 @@ class ToolAnswer:
         """The wire form of ``CallToolResult`` (the SDK validates and shapes it per version)."""
         result: dict[str, Any] = {"content": [{"type": "text", "text": self.text}]}
         if self.structured is not None:
-            # json, not orjson: it reads NaN/Infinity as the stdlib wrote them, and the SDK
-            # then sends them as null, as it would any float it cannot put in JSON.
             result["structuredContent"] = json.loads(self.structured)
         result["isError"] = self.is_error
         # Required from 2026-07-28 on (the model's default); the SDK drops it for older versions.

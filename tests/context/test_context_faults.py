@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +49,22 @@ async def test_by_id_merges_three_sources_and_propagates_only_safe_headers(
         assert lowered["x-request-id"] == "rid-42"
         assert lowered["traceparent"].startswith("00-0af7")
         assert not {"apikey", "cookie", "authorization"} & set(lowered)
+
+
+async def test_non_finite_numbers_from_the_backend_go_out_as_null(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    # The fake writes them as the stdlib does (NaN, Infinity): not JSON, yet readable by json.
+    fake.data["speakers"][1]["rating"] = math.nan
+    fake.data["speakers"][1]["reach"] = math.inf
+    got = await ask(plugin, conf_for(fake.url), "/speaker/1/context")
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON")
+
+    body = json.loads(got.text, parse_constant=refuse)
+    assert got.status == 200
+    assert body["speaker"]["rating"] is None and body["speaker"]["reach"] is None
 
 
 async def test_speaker_with_no_sessions_is_complete_with_empty_lists(

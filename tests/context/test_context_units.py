@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -262,6 +263,28 @@ def test_fit_drops_session_tail_then_topics_when_abstracts_are_not_enough() -> N
     assert report["sessions_dropped"] == 200 - len(out["sessions"]) > 0
     assert [s["id"] for s in out["sessions"]] == list(range(len(out["sessions"])))
     assert report["topics_dropped"] == 30 - len(out["topics"])
+
+
+def _strict(text: str) -> Any:
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_numbers_are_written_as_null_and_the_input_is_kept() -> None:
+    limits = [math.inf, -math.inf, 1.5]
+    doc: dict[str, Any] = {"score": math.nan, "limits": limits, "name": "NaN", "n": 3}
+    expected = {"score": None, "limits": [None, None, 1.5], "name": "NaN", "n": 3}
+    assert _strict(dumps(doc)) == expected
+    assert math.isnan(doc["score"]) and limits[0] == math.inf
+
+
+def test_fit_writes_strict_json_when_it_trims_too() -> None:
+    doc = _big_document(200, 600)
+    doc["speaker"]["rating"] = math.nan
+    out = _strict(fit(doc, 8000))
+    assert out["speaker"]["rating"] is None and out["meta"]["truncated"]["sessions_dropped"] > 0
 
 
 def test_fit_is_deterministic() -> None:

@@ -9,6 +9,7 @@ envelope, result shape, text and structured document. Only the per-source timing
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from runner_plugins.context.plugin import ContextPlugin
 from runner_plugins.mcp.plugin import McpPlugin
 from runner_plugins.mcp.shape import TEXT_MARK, ResultShape, ShapeError
-from runner_plugins.mcp.toolbox import Call, ToolAnswer
+from runner_plugins.mcp.toolbox import Call, ToolAnswer, success
 from runner_plugins.mcp.tools import BY_NAME
 from runner_plugins.mcp.transport import SERVED_VERSIONS, Dispatch, Transport
 from runner_plugins.plugin import StaticRequest
@@ -165,17 +166,25 @@ async def test_tools_list_kept_answer_is_the_sdk_answer(
 
 
 async def test_non_finite_numbers_become_null_as_the_sdk_sends_them(plugin: McpPlugin) -> None:
-    # The stdlib writes NaN and Infinity (not JSON) if a backend ever sent them; the SDK's route
-    # sends them as null, and so must the spliced answer.
+    # A backend may send NaN or Infinity (the stdlib reads them); the SDK's route sends such
+    # floats as null, and the spliced answer must too, in the text block as well.
     dispatch, _ = _prepare(plugin, UNUSED, "2025-11-25", "tools/call", {"name": "fetch"})
-    text = '{"score":NaN,"limit":-Infinity,"name":"NaN"}'
-    answer = ToolAnswer(text, text.encode())
+    answer = success({"score": math.nan, "limit": -math.inf, "name": "NaN"}, 100_000)
     sdk = await plugin.endpoint._shaped(dispatch, answer)
     shape = await plugin.endpoint._learn(("2025-11-25", False), dispatch)
     assert isinstance(sdk, dict) and shape is not None
-    direct = json.loads(shape.fill(answer))
+    direct = json.loads(shape.fill(answer), parse_constant=_refuse)
     assert direct == sdk
     assert direct["structuredContent"] == {"score": None, "limit": None, "name": "NaN"}
+    assert json.loads(direct["content"][0]["text"], parse_constant=_refuse) == {
+        "score": None,
+        "limit": None,
+        "name": "NaN",
+    }
+
+
+def _refuse(token: str) -> None:
+    raise AssertionError(f"{token} is not JSON")
 
 
 async def test_a_lone_surrogate_in_a_message_still_gives_json(plugin: McpPlugin) -> None:
