@@ -29,7 +29,8 @@ from runner_plugins.plugin import Plugin
 __all__ = ["ConfCache", "ConfEntry", "PluginChain"]
 
 #: A route's plugins in conf order, each with the conf it parsed at PrepareConf.
-PluginChain = tuple[tuple[Plugin[Any], Any], ...]
+#: (plugin, its parsed conf, its outcome counts when metrics are on, else None) in conf order.
+PluginChain = tuple[tuple[Plugin[Any], Any, list[int] | None], ...]
 
 
 @dataclass(slots=True)

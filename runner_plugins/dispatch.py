@@ -108,7 +108,7 @@ class Dispatcher:
         return codec.encode_prepare_conf_reply(token)
 
     def _build_chain(self, conf: tuple[tuple[str, str], ...]) -> tuple[PluginChain, str | None]:
-        chain: list[tuple[Plugin[Any], Any]] = []
+        chain: list[tuple[Plugin[Any], Any, list[int] | None]] = []
         for name, raw in conf:
             plugin = self.registry.get(name)
             if plugin is None:
@@ -121,7 +121,10 @@ class Dispatcher:
             except Exception as exc:  # a plugin bug must not take the runner down
                 logger.exception("plugin %r crashed parsing its conf", name)
                 return (), f"plugin {name!r}: conf parser failed: {type(exc).__name__}"
-            chain.append((plugin, parsed))
+            # The plugin's outcome counts ride along, so the request path bumps a slot without
+            # looking the plugin up (measured: a tenth of the metrics' cost per call).
+            counts = None if self.stats is None else self.stats.outcome_row(plugin)
+            chain.append((plugin, parsed, counts))
         return tuple(chain), None
 
     def _entry(self, token: int, req_id: int, what: str) -> ConfEntry | bytes:
@@ -159,8 +162,7 @@ class Dispatcher:
         if isinstance(entry, bytes):
             return entry
         merged: Rewrite | None = None
-        stats = self.stats
-        for plugin, conf in entry.chain:
+        for plugin, conf, counts in entry.chain:
             try:
                 action: object = await plugin.request_filter(conf, request)
             except DecodeError:
@@ -172,13 +174,12 @@ class Dispatcher:
                     request.conf_token,
                     request.id,
                 )
-                if stats is not None:
-                    stats.failed(plugin)
+                if counts is not None:
+                    counts[ERROR] += 1
                 return _UNAVAILABLE
-            if stats is not None:
+            if counts is not None:
                 # RunnerStats.count inlined: this runs per plugin per request.
-                row = stats.outcomes.get(plugin) or stats.outcome_row(plugin)
-                row[OUTCOME_SLOT.get(type(action), ERROR)] += 1
+                counts[OUTCOME_SLOT.get(type(action), ERROR)] += 1
             if action is None:
                 continue
             if isinstance(action, Stop):
@@ -205,8 +206,7 @@ class Dispatcher:
         if isinstance(entry, bytes):
             return entry
         change: ResponseChange | None = None
-        stats = self.stats
-        for plugin, conf in entry.chain:
+        for plugin, conf, counts in entry.chain:
             try:
                 outcome: object = await plugin.response_filter(conf, response)
             except DecodeError:
@@ -218,11 +218,11 @@ class Dispatcher:
                     response.conf_token,
                     response.id,
                 )
-                if stats is not None:
-                    stats.failed(plugin)
+                if counts is not None:
+                    counts[ERROR] += 1
                 return _UNAVAILABLE
-            if stats is not None:
-                stats.count(plugin, outcome)
+            if counts is not None:
+                counts[OUTCOME_SLOT.get(type(outcome), ERROR)] += 1
             if outcome is None:
                 continue
             if not isinstance(outcome, ResponseChange):

@@ -77,6 +77,7 @@ class _Connection(asyncio.Protocol):
         "_read_paused",
         "started",
         "_closed",
+        "_latency",
     )
 
     def __init__(self, server: RunnerServer) -> None:
@@ -92,6 +93,8 @@ class _Connection(asyncio.Protocol):
         self._read_paused = False
         self._closed = False
         self.started = 0.0
+        #: The metrics' latency rows by RPC type, or None while metrics are off.
+        self._latency = None if server.stats is None else server.stats.latency
 
     # ----------------------------------------------------------- transport events
 
@@ -165,7 +168,9 @@ class _Connection(asyncio.Protocol):
     def _start(self, rpc_type: int, payload: bytes) -> None:
         handler = self._dispatcher.tasks.get(rpc_type)
         if handler is not None:
-            self.started = self._server.loop.time()
+            # perf_counter, not loop.time(): uvloop's clock has millisecond steps, and the
+            # metrics' latency histogram reads this stamp instead of taking one of its own.
+            self.started = _perf_counter()
             self._task = self._server.loop.create_task(self._run(handler, payload, rpc_type))
             return
         immediate = self._dispatcher.immediate.get(rpc_type)
@@ -184,16 +189,13 @@ class _Connection(asyncio.Protocol):
         # The reply is written from inside the task rather than from a done callback: one loop
         # iteration less per request. Whoever cancels this task before it started (connection
         # lost, shutdown) resets ``_task`` itself, since this body never runs then.
-        stats = self._server.stats
-        # perf_counter, not loop.time(): uvloop's clock has millisecond steps.
-        began = _perf_counter() if stats is not None else 0.0
         try:
             reply = await handler(payload, self._exchange)
         except asyncio.CancelledError:
             if self._closed:
                 self._task = None
                 return
-            elapsed = self._server.loop.time() - self.started
+            elapsed = _perf_counter() - self.started
             self._server.warnings.warning(
                 "request cancelled",
                 "request cancelled after %.1f s: answering SERVICE_UNAVAILABLE",
@@ -208,11 +210,15 @@ class _Connection(asyncio.Protocol):
         except Exception:
             logger.exception("request failed")
             reply = self._dispatcher.unavailable()
-        if stats is not None:
+        latency = self._latency
+        if latency is not None:
             # RunnerStats.observe inlined, first bucket tested here: this runs per request.
-            seconds = _perf_counter() - began
-            row = stats.latency[rpc_type]
-            row[0 if seconds <= FIRST_BOUND else bucket(seconds)] += 1
+            seconds = _perf_counter() - self.started
+            row = latency[rpc_type]
+            if seconds <= FIRST_BOUND:
+                row[0] += 1
+            else:
+                row[bucket(seconds)] += 1
             row[-1] += seconds
         self._finished(reply)
 
@@ -364,7 +370,8 @@ class RunnerServer:
                 logger.warning(
                     "event loop was blocked for %.2f s (a plugin doing blocking work?)", late
                 )
-            deadline = self.loop.time() - self.config.request_timeout
+            # Requests are stamped with perf_counter (``_Connection._start``).
+            deadline = _perf_counter() - self.config.request_timeout
             for connection in list(self._connections):
                 connection.cancel_if_older(deadline)
             self.warnings.flush()
