@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from errorshape import error_body
-from runner_plugins.context.trim import dumps
+from runner_plugins.context.trim import dumps, utf8
 from runner_plugins.plugin import Stop
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -27,7 +27,7 @@ def document(text: str, complete: bool) -> Stop:
             (COMPLETE_HEADER, "true" if complete else "false"),
             ("cache-control", "no-store"),
         ),
-        body=text.encode("utf-8"),
+        body=utf8(text),
     )
 
 
@@ -49,5 +49,5 @@ def error(
     return Stop(
         status=status,
         headers=(("content-type", JSON_TYPE), ("cache-control", "no-store"), *headers),
-        body=dumps(body).encode("utf-8"),
+        body=utf8(dumps(body)),
     )

@@ -38,6 +38,19 @@ def dumps(document: Any) -> str:
         return json.dumps(_finite(document), ensure_ascii=False, separators=(",", ":"))
 
 
+def utf8(text: str) -> bytes:
+    """``text`` (JSON from :func:`dumps`) as UTF-8 bytes, even with a lone surrogate in it.
+
+    A backend's JSON may hold a lone surrogate escape (``"\\ud800"``), which the stdlib reads
+    into a str UTF-8 cannot encode. It can only sit inside a JSON string, where writing it back
+    as the same ``\\uXXXX`` escape is valid JSON, so the document keeps it instead of failing.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace")
+
+
 def _finite(value: Any) -> Any:
     """``value`` with every NaN and infinity replaced by None (a copy; the input is kept)."""
     if isinstance(value, float):

@@ -31,7 +31,7 @@ from bearer import token_scopes
 from runner_plugins.context.backend import PROPAGATED_HEADERS, Fetcher, SourceResult, is_timeout
 from runner_plugins.context.merge import build_meta, schedule_key
 from runner_plugins.context.plugin import ContextPlugin
-from runner_plugins.context.trim import dumps, fit
+from runner_plugins.context.trim import dumps, fit, utf8
 from runner_plugins.mcp.access import Access, Caller
 from runner_plugins.mcp.conf import McpConf
 from runner_plugins.mcp.tools import BY_NAME, DEFAULT_LIMIT
@@ -374,7 +374,7 @@ def success(produced: dict[str, Any] | Prepared, max_chars: int) -> ToolAnswer:
     if len(text) > max_chars:
         # Trimmed: the structured copy is the trimmed text, so both say exactly the same.
         text = fit(produced, max_chars)
-    return ToolAnswer(text, text.encode("utf-8"))
+    return ToolAnswer(text, utf8(text))
 
 
 def failure(message: str) -> ToolAnswer:

@@ -325,5 +325,7 @@ def _encode(document: Any) -> bytes:
         # orjson measured ~10x faster than json.dumps on a tools/call answer (docs/performance.md).
         return orjson.dumps(document)
     except TypeError:
-        # Integers beyond 64 bits (a client may pick any request id): the stdlib takes them.
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # Integers beyond 64 bits (a client may pick any request id) and lone surrogates (a
+        # method name or argument echoed back): the stdlib takes both, and with its ASCII
+        # escapes the text always encodes.
+        return json.dumps(document, separators=(",", ":")).encode("ascii")

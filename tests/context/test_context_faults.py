@@ -67,6 +67,16 @@ async def test_non_finite_numbers_from_the_backend_go_out_as_null(
     assert body["speaker"]["rating"] is None and body["speaker"]["reach"] is None
 
 
+async def test_a_lone_surrogate_from_the_backend_is_kept_as_its_escape(
+    plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
+) -> None:
+    # Valid JSON ("\\ud800") that decodes to a str UTF-8 cannot encode: the answer keeps it.
+    fake.data["speakers"][1]["bio"] = "half \ud800 a pair"
+    got = await ask(plugin, conf_for(fake.url), "/speaker/1/context")
+    assert got.status == 200
+    assert json.loads(got.text)["speaker"]["bio"] == "half \ud800 a pair"
+
+
 async def test_speaker_with_no_sessions_is_complete_with_empty_lists(
     plugin: ContextPlugin, fake: FakeBackend, conf_for: ConfFor
 ) -> None:

@@ -15,7 +15,7 @@ from runner_plugins.context.breaker import Breaker
 from runner_plugins.context.cache import SourceCache
 from runner_plugins.context.conf import parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
-from runner_plugins.context.trim import dumps, fit
+from runner_plugins.context.trim import dumps, fit, utf8
 from runner_plugins.plugin import ConfError
 from tests.context.conftest import TEST_SECRET, FakeClock
 from textfold import fold
@@ -278,6 +278,11 @@ def test_non_finite_numbers_are_written_as_null_and_the_input_is_kept() -> None:
     expected = {"score": None, "limits": [None, None, 1.5], "name": "NaN", "n": 3}
     assert _strict(dumps(doc)) == expected
     assert math.isnan(doc["score"]) and limits[0] == math.inf
+
+
+def test_utf8_keeps_a_lone_surrogate_as_its_json_escape() -> None:
+    assert utf8(dumps({"a": "x\ud800", "b": "Zo\u00eb"})) == '{"a":"x\\ud800","b":"Zoë"}'.encode()
+    assert json.loads(utf8(dumps({"a": "x\ud800"}))) == {"a": "x\ud800"}
 
 
 def test_fit_writes_strict_json_when_it_trims_too() -> None:

@@ -299,3 +299,18 @@ def test_valid_json_orjson_refuses_is_still_read() -> None:
     parsed = transport().read_body(BASE, raw)
     assert isinstance(parsed, Dispatch)
     assert parsed.request.params == {"name": "search", "arguments": {"query": "\ud800"}}
+
+
+@pytest.mark.parametrize("request_id", [5, 2**70], ids=["small-id", "id-beyond-64-bits"])
+def test_an_answer_echoing_a_lone_surrogate_is_still_json(request_id: int) -> None:
+    # orjson refuses the surrogate; the fallback must not trade it for an encoding error.
+    raw = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "x\ud800"}).encode()
+    parsed = transport().read_body(BASE, raw)
+    assert isinstance(parsed, Dispatch)
+    error = ErrorData(code=-32601, message="Method not found", data=parsed.request.method)
+    answer = Transport.reply(parsed, error)
+    assert body_of(answer) == {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": -32601, "message": "Method not found", "data": "x\ud800"},
+    }
