@@ -18,8 +18,8 @@ JSON_TYPE = "application/json; charset=utf-8"
 COMPLETE_HEADER = "x-context-complete"
 
 
-def document(text: str, complete: bool) -> Stop:
-    """A 200 context or candidates answer whose body text is already sized."""
+def document(body: bytes, complete: bool) -> Stop:
+    """A 200 context or candidates answer whose body is already sized and encoded."""
     return Stop(
         status=200,
         headers=(
@@ -27,7 +27,7 @@ def document(text: str, complete: bool) -> Stop:
             (COMPLETE_HEADER, "true" if complete else "false"),
             ("cache-control", "no-store"),
         ),
-        body=utf8(text),
+        body=body,
     )
 
 

@@ -28,7 +28,7 @@ from runner_plugins.context.backend import PROPAGATED_HEADERS, Backend, Fetcher,
 from runner_plugins.context.conf import ContextConf, parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
 from runner_plugins.context.resolve import resolve_speaker
-from runner_plugins.context.trim import fit
+from runner_plugins.context.trim import fit_utf8
 from runner_plugins.plugin import Plugin, Request, RequestAction, Stop
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class ContextPlugin(Plugin[ContextConf]):
         if choice.speaker is None:
             meta = build_meta([resolve], request_id)
             document = candidates_document(choice.candidates, meta)
-            return answer.document(fit(document, conf.max_response_chars), complete=True)
+            return answer.document(fit_utf8(document, conf.max_response_chars), complete=True)
 
         base = f"/speaker/{choice.speaker['id']}"
         async with _Round() as round_:
@@ -221,7 +221,7 @@ def _context(
         topics.data if topics.ok else None,
         meta,
     )
-    return answer.document(fit(document, conf.max_response_chars), complete=meta["complete"])
+    return answer.document(fit_utf8(document, conf.max_response_chars), complete=meta["complete"])
 
 
 def _source_error(result: SourceResult, subject: str, request_id: str | None) -> Stop:

@@ -15,7 +15,7 @@ from runner_plugins.context.breaker import Breaker
 from runner_plugins.context.cache import SourceCache
 from runner_plugins.context.conf import parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
-from runner_plugins.context.trim import dumps, fit, utf8
+from runner_plugins.context.trim import dumps, fit, fit_utf8, utf8
 from runner_plugins.plugin import ConfError
 from tests.context.conftest import TEST_SECRET, FakeClock
 from textfold import fold
@@ -290,6 +290,23 @@ def test_fit_writes_strict_json_when_it_trims_too() -> None:
     doc["speaker"]["rating"] = math.nan
     out = _strict(fit(doc, 8000))
     assert out["speaker"]["rating"] is None and out["meta"]["truncated"]["sessions_dropped"] > 0
+
+
+@pytest.mark.parametrize(
+    ("document", "limit"),
+    [
+        (_big_document(2, 10), 100_000),  # fits: orjson's bytes as they are
+        (_big_document(200, 600), 8000),  # trimmed
+        ({"name": "\u00e9" * 3000}, 4000),  # 6,000 bytes but 3,000 characters: fits, untrimmed
+        ({"id": 2**70, "score": math.nan}, 100),  # what orjson refuses: the stdlib path
+    ],
+    ids=["fits", "trimmed", "multibyte", "orjson-refuses"],
+)
+def test_fit_utf8_is_fit_encoded(document: dict[str, Any], limit: int) -> None:
+    encoded = fit_utf8(document, limit)
+    assert encoded == utf8(fit(document, limit))
+    assert len(encoded.decode("utf-8")) <= limit
+    assert json.loads(encoded) == json.loads(fit(document, limit))
 
 
 def test_fit_is_deterministic() -> None:
