@@ -13,7 +13,7 @@ opens or when the first byte of the next request arrives, never re-armed by furt
 cancelled once the header is complete. Like nginx, the gateway then closes the connection without
 an answer: nginx terminates a request that timed out (``NGX_HTTP_REQUEST_TIME_OUT``) instead of
 finalizing it, so config.yaml's ``error_page 408`` is never used for it, and 408 only shows in
-the access log.
+the access log. A body that stalls for ``client_body_timeout`` between two reads ends the same way.
 """
 
 from __future__ import annotations
@@ -168,6 +168,14 @@ class Gateway:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
             status, headers, body = await self._answer(request)
+        except _BodyTimedOut:
+            # nginx terminates a request whose body read timed out (NGX_HTTP_REQUEST_TIME_OUT)
+            # instead of finalizing it: nothing is sent, and the 408 only shows in its log.
+            logger.info("client %s timed out while sending the body (408)", request.remote)
+            if request.transport is not None:
+                request.transport.close()
+            # Never written: aiohttp takes the closing transport for a client that left.
+            return web.Response(status=408)
         except Exception:
             # The one broad handler: a bug must still give a JSON answer, never a trace.
             logger.exception("unexpected error on %s %s", request.method, request.path)
@@ -209,10 +217,11 @@ class Gateway:
                     # requests: no body, or a small one that came with the headers).
                     body = _buffered_body(request, limits.max_body_bytes)
                 else:
-                    async with asyncio.timeout(limits.client_body_timeout):
-                        body = await _read_body(request, limits.max_body_bytes)
+                    body = await _read_body(
+                        request, limits.max_body_bytes, limits.client_body_timeout
+                    )
             except TimeoutError:
-                return _from_exit(status_exit(408))
+                raise _BodyTimedOut from None
             except ConnectionResetError:
                 # The client went away mid-body: nginx logs that at info level (and a 400).
                 logger.info(
@@ -291,7 +300,13 @@ def _buffered_body(request: web.BaseRequest, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
-async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
+class _BodyTimedOut(Exception):
+    """The client sent nothing of its body for ``client_body_timeout`` seconds."""
+
+
+async def _read_body(request: web.BaseRequest, limit: int, timeout: float) -> bytes | None:
+    """The body, or None past ``limit``; TimeoutError when ``timeout`` passes between two reads
+    (nginx's ``client_body_timeout`` is per read, not for the whole body)."""
     if not request.body_exists:
         return b""
     if request.version >= (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
@@ -300,7 +315,11 @@ async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_any():
+    while True:
+        async with asyncio.timeout(timeout):
+            chunk = await request.content.readany()
+        if not chunk:
+            break
         size += len(chunk)
         if size > limit:
             return None

@@ -30,8 +30,9 @@ class Limits:
     max_uri_bytes: int = 8192
     max_header_bytes: int = 32768
     max_body_bytes: int = 1024 * 1024
-    client_body_timeout: float = 60.0
-    #: nginx's client_header_timeout as apisix/config.yaml sets it (nginx's own default is 60 s).
+    #: nginx's client_body_timeout and client_header_timeout as apisix/config.yaml sets them
+    #: (nginx's own defaults are 60 s): between two body reads, and for the whole header.
+    client_body_timeout: float = 10.0
     client_header_timeout: float = 10.0
     keepalive_timeout: float = 75.0
     max_upstream_body: int = MAX_UPSTREAM_BODY
@@ -76,7 +77,10 @@ class GatewaySettings:
             port=args.port,
             log_level=args.log_level.upper(),
             runner=RunnerSettings(socket_path=args.runner_socket.removeprefix("unix:")),
-            limits=Limits(client_header_timeout=args.client_header_timeout),
+            limits=Limits(
+                client_header_timeout=args.client_header_timeout,
+                client_body_timeout=args.client_body_timeout,
+            ),
         )
 
 
@@ -102,5 +106,13 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             environ.get("GATEWAY_CLIENT_HEADER_TIMEOUT", defaults.limits.client_header_timeout)
         ),
         help="seconds a client has to send a whole request header (nginx client_header_timeout)",
+    )
+    parser.add_argument(
+        "--client-body-timeout",
+        type=float,
+        default=float(
+            environ.get("GATEWAY_CLIENT_BODY_TIMEOUT", defaults.limits.client_body_timeout)
+        ),
+        help="seconds a client may send nothing of a request body (nginx client_body_timeout)",
     )
     return parser

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from errorshape import error_body
+from gateway.settings import Limits
 from tests.deploy.deploy_files import (
     APISIX_YAML,
     CONFIG_YAML,
@@ -407,6 +408,16 @@ def test_request_bodies_are_bounded(config: dict[str, Any]) -> None:
     # APISIX's default client_max_body_size is 0, i.e. unlimited.
     size = str(config["nginx_config"]["http"]["client_max_body_size"])
     assert re.fullmatch(r"[1-9]\d*[km]?", size), size
+
+
+def test_the_stand_in_waits_for_clients_as_config_yaml_says(config: dict[str, Any]) -> None:
+    # Both gateways cut a slow header or a stalled body off after the same time.
+    http = config["nginx_config"]["http"]
+    limits = Limits()
+    for name in ("client_header_timeout", "client_body_timeout"):
+        value = str(http[name])
+        assert re.fullmatch(r"\d+s", value), f"{name}: {value}"
+        assert float(value[:-1]) == getattr(limits, name), name
 
 
 def test_router_supports_the_parameterised_context_uri(

@@ -262,3 +262,31 @@ async def test_header_timeout_spares_complete_and_kept_alive_requests(
     await asyncio.sleep(0.5)  # idle on the kept-alive connection: keepalive_timeout applies
     second = await running.client.get("/after-idle")
     assert (first.status_code, second.status_code) == (200, 200)
+
+
+async def test_a_stalled_body_is_cut_off_without_an_answer(
+    start_gateway, echo: Echo, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = await start_gateway(_yaml(echo.address), {}, limits=Limits(client_body_timeout=0.3))
+    port = int(running.url.rsplit(":", 1)[1])
+    head = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n"
+    answer = await _silence_then_close("127.0.0.1", port, [head + b"0123456789"], pause=0.05)
+    # Like nginx: the request is terminated, not answered (its 408 is only in the log).
+    assert answer == b""
+    assert echo.seen == []
+    assert (await running.client.get("/still-up")).status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_the_body_timeout_is_per_read_not_for_the_whole_body(
+    start_gateway, echo: Echo
+) -> None:
+    # nginx's client_body_timeout runs between two reads: a slow but steady body goes through.
+    running = await start_gateway(_yaml(echo.address), {}, limits=Limits(client_body_timeout=0.3))
+    port = int(running.url.rsplit(":", 1)[1])
+    body = b"0123456789" * 8
+    head = b"POST /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 80\r\n\r\n"
+    parts = [head] + [body[i : i + 10] for i in range(0, 80, 10)]
+    answer = await _silence_then_close("127.0.0.1", port, parts, pause=0.1)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert echo.seen[-1]["body"] == body.decode()

@@ -17,6 +17,7 @@ def test_defaults_are_apisix_and_nginx_ones() -> None:
     )
     assert settings.runner == RunnerSettings("var/run/runner.sock", 1.0, 60.0, 32)
     assert settings.limits.client_header_timeout == 10.0
+    assert settings.limits.client_body_timeout == 10.0
     assert settings.limits.max_upstream_body == MAX_UPSTREAM_BODY
 
 
@@ -27,13 +28,15 @@ def test_the_environment_beats_defaults_and_flags_beat_the_environment() -> None
         "RUNNER_SOCKET": "unix:/tmp/env.sock",
         "GATEWAY_LOG_LEVEL": "debug",
         "GATEWAY_CLIENT_HEADER_TIMEOUT": "3",
+        "GATEWAY_CLIENT_BODY_TIMEOUT": "5",
     }
     from_env = GatewaySettings.from_args([], environ)
     assert (from_env.host, from_env.port, from_env.log_level) == ("127.0.0.2", 9500, "DEBUG")
     assert from_env.runner.socket_path == "/tmp/env.sock"  # the 'unix:' prefix is dropped
-    assert from_env.limits == Limits(client_header_timeout=3.0)
+    assert from_env.limits == Limits(client_header_timeout=3.0, client_body_timeout=5.0)
     flags = GatewaySettings.from_args(
-        ["--port", "9600", "--runner-socket", "/tmp/flag.sock", "--client-header-timeout", "4"],
+        ["--port", "9600", "--runner-socket", "/tmp/flag.sock", "--client-header-timeout", "4"]
+        + ["--client-body-timeout", "6"],
         environ,
     )
     assert (flags.host, flags.port, flags.runner.socket_path) == (
@@ -42,6 +45,7 @@ def test_the_environment_beats_defaults_and_flags_beat_the_environment() -> None
         "/tmp/flag.sock",
     )
     assert flags.limits.client_header_timeout == 4.0
+    assert flags.limits.client_body_timeout == 6.0
 
 
 def test_the_runner_client_gets_the_settings() -> None:

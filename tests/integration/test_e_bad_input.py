@@ -167,3 +167,31 @@ def test_a_client_dripping_its_header_is_cut_off_without_an_answer(gateway_url: 
         else:
             pytest.fail(f"the whole {len(header)}-byte header was accepted at ~2 bytes/s")
     assert received == b""
+
+
+def test_a_client_stalling_its_body_is_cut_off_without_an_answer(
+    gateway_url: str, chatgpt_key: str
+) -> None:
+    # client_body_timeout (apisix/config.yaml) bounds the wait between two body reads; nginx
+    # terminates the request without an answer, as for a slow header (408 in its log only).
+    limit = float(os.environ.get("GATEWAY_CLIENT_BODY_TIMEOUT", "10"))
+    address = urllib.parse.urlsplit(gateway_url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    head = (
+        f"POST /session/101/feedback HTTP/1.1\r\nHost: {host}\r\napikey: {chatgpt_key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    received = b""
+    with socket.create_connection((host, port), timeout=limit + 10) as sock:
+        sock.sendall(head.encode() + b'{"rating":')
+        started = time.monotonic()
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass  # reset instead of an orderly close: still no answer
+        except TimeoutError:
+            pytest.fail(f"the connection was still open {limit + 10:g} s into a stalled body")
+        waited = time.monotonic() - started
+    assert received == b""
+    assert waited >= limit - 1, f"closed after {waited:.1f} s, before the {limit:g} s timeout"
