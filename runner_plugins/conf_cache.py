@@ -28,8 +28,8 @@ from runner_plugins.plugin import Plugin
 
 __all__ = ["ConfCache", "ConfEntry", "PluginChain"]
 
-#: A route's plugins in conf order, each with the conf it parsed at PrepareConf.
-#: (plugin, its parsed conf, its outcome counts when metrics are on, else None) in conf order.
+#: A route's plugins in conf order, each with the conf it parsed at PrepareConf and its outcome
+#: counts in the metrics (None while metrics are off).
 PluginChain = tuple[tuple[Plugin[Any], Any, list[int] | None], ...]
 
 

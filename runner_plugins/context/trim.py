@@ -34,8 +34,8 @@ _COMPACT = (",", ":")
 def dumps(document: Any) -> str:
     """The one serialization used for sizing and for the wire: strict JSON, compact, UTF-8."""
     try:
-        # orjson: a twelfth of the stdlib's time on a speaker context (docs/performance.md), and
-        # it writes NaN and infinities as null itself.
+        # orjson: 5.5 against 30 µs for the stdlib on a 5.9 KB speaker document, decode
+        # included (docs/performance.md), and it writes NaN and infinities as null itself.
         return orjson.dumps(document).decode("utf-8")
     except TypeError:
         # What orjson refuses (integers beyond 64 bits, non-string keys, lone surrogates) the
