@@ -99,20 +99,25 @@ def _parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="the runner's Unix socket (APISIX ext-plugin.path_for_test); 'unix:' prefix allowed",
     )
     parser.add_argument("--log-level", default=environ.get("GATEWAY_LOG_LEVEL", defaults.log_level))
-    parser.add_argument(
-        "--client-header-timeout",
-        type=float,
-        default=float(
-            environ.get("GATEWAY_CLIENT_HEADER_TIMEOUT", defaults.limits.client_header_timeout)
+    # nginx's two client read timeouts, each as a flag over a GATEWAY_* variable.
+    for flag, variable, limit, what in (
+        (
+            "--client-header-timeout",
+            "GATEWAY_CLIENT_HEADER_TIMEOUT",
+            defaults.limits.client_header_timeout,
+            "to send a whole request header (nginx client_header_timeout)",
         ),
-        help="seconds a client has to send a whole request header (nginx client_header_timeout)",
-    )
-    parser.add_argument(
-        "--client-body-timeout",
-        type=float,
-        default=float(
-            environ.get("GATEWAY_CLIENT_BODY_TIMEOUT", defaults.limits.client_body_timeout)
+        (
+            "--client-body-timeout",
+            "GATEWAY_CLIENT_BODY_TIMEOUT",
+            defaults.limits.client_body_timeout,
+            "between two reads of a request body (nginx client_body_timeout)",
         ),
-        help="seconds a client may send nothing of a request body (nginx client_body_timeout)",
-    )
+    ):
+        parser.add_argument(
+            flag,
+            type=float,
+            default=float(environ.get(variable, limit)),
+            help=f"seconds a client may take {what}",
+        )
     return parser
