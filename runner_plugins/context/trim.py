@@ -56,10 +56,12 @@ def fit_utf8(document: dict[str, Any], max_chars: int) -> bytes:
     try:
         raw = orjson.dumps(document)
     except TypeError:
-        raw = b""
-    if raw and len(raw) <= max_chars:
+        return utf8(fit(document, max_chars))
+    if len(raw) <= max_chars:
         return raw
-    return utf8(fit(document, max_chars))
+    # Too long in bytes, maybe in characters: fit from the text already written (what dumps
+    # would write again).
+    return utf8(_fit_text(document, max_chars, raw.decode("utf-8")))
 
 
 def utf8(text: str) -> bytes:
@@ -88,7 +90,11 @@ def _finite(value: Any) -> Any:
 
 def fit(document: dict[str, Any], max_chars: int) -> str:
     """Serialize document, trimming it when longer than max_chars."""
-    text = dumps(document)
+    return _fit_text(document, max_chars, dumps(document))
+
+
+def _fit_text(document: dict[str, Any], max_chars: int, text: str) -> str:
+    """:func:`fit` of ``document``, whose :func:`dumps` text is ``text``."""
     if len(text) <= max_chars:
         return text
 
