@@ -178,7 +178,7 @@ class Dispatcher:
                     counts[ERROR] += 1
                 return _UNAVAILABLE
             if counts is not None:
-                # RunnerStats.count inlined: this runs per plugin per request.
+                # Inline (no method call): this runs per plugin per request.
                 counts[OUTCOME_SLOT.get(type(action), ERROR)] += 1
             if action is None:
                 continue

@@ -212,7 +212,7 @@ class _Connection(asyncio.Protocol):
             reply = self._dispatcher.unavailable()
         latency = self._latency
         if latency is not None:
-            # RunnerStats.observe inlined, first bucket tested here: this runs per request.
+            # The histogram bump inline, first bucket tested here: this runs per request.
             seconds = _perf_counter() - self.started
             row = latency[rpc_type]
             if seconds <= FIRST_BOUND:
