@@ -156,3 +156,12 @@ def socket_path() -> Iterator[str]:
     """A runner socket path; Unix socket paths are limited to ~107 bytes, tmp_path can be longer."""
     with tempfile.TemporaryDirectory(prefix="ctx-", dir="/tmp") as tmp:
         yield str(Path(tmp) / "r.sock")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """``text`` parsed as strict JSON: NaN and Infinity, which the stdlib reads, fail the test."""
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)

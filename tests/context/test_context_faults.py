@@ -14,7 +14,7 @@ import pytest
 from runner_plugins.context.backend import MAX_UPSTREAM_STATES
 from runner_plugins.context.conf import ContextConf
 from runner_plugins.context.plugin import ContextPlugin
-from tests.context.conftest import TEST_SECRET, FakeClock, ask
+from tests.context.conftest import TEST_SECRET, FakeClock, ask, strict_json
 from tests.context.fake_backend import FakeBackend, seed
 from tests.processes import free_port
 
@@ -58,11 +58,7 @@ async def test_non_finite_numbers_from_the_backend_go_out_as_null(
     fake.data["speakers"][1]["rating"] = math.nan
     fake.data["speakers"][1]["reach"] = math.inf
     got = await ask(plugin, conf_for(fake.url), "/speaker/1/context")
-
-    def refuse(token: str) -> None:
-        raise AssertionError(f"{token} is not JSON")
-
-    body = json.loads(got.text, parse_constant=refuse)
+    body = strict_json(got.text)
     assert got.status == 200
     assert body["speaker"]["rating"] is None and body["speaker"]["reach"] is None
 

@@ -17,7 +17,7 @@ from runner_plugins.context.conf import parse_conf
 from runner_plugins.context.merge import build_meta, candidates_document, speaker_document
 from runner_plugins.context.trim import dumps, fit, fit_utf8, utf8
 from runner_plugins.plugin import ConfError
-from tests.context.conftest import TEST_SECRET, FakeClock
+from tests.context.conftest import TEST_SECRET, FakeClock, strict_json
 from textfold import fold
 
 BASE = {"backend_url": "http://127.0.0.1:8000/", "secret": TEST_SECRET}
@@ -265,18 +265,11 @@ def test_fit_drops_session_tail_then_topics_when_abstracts_are_not_enough() -> N
     assert report["topics_dropped"] == 30 - len(out["topics"])
 
 
-def _strict(text: str) -> Any:
-    def refuse(token: str) -> None:
-        raise AssertionError(f"{token} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
-
-
 def test_non_finite_numbers_are_written_as_null_and_the_input_is_kept() -> None:
     limits = [math.inf, -math.inf, 1.5]
     doc: dict[str, Any] = {"score": math.nan, "limits": limits, "name": "NaN", "n": 3}
     expected = {"score": None, "limits": [None, None, 1.5], "name": "NaN", "n": 3}
-    assert _strict(dumps(doc)) == expected
+    assert strict_json(dumps(doc)) == expected
     assert math.isnan(doc["score"]) and limits[0] == math.inf
 
 
@@ -288,7 +281,7 @@ def test_utf8_keeps_a_lone_surrogate_as_its_json_escape() -> None:
 def test_fit_writes_strict_json_when_it_trims_too() -> None:
     doc = _big_document(200, 600)
     doc["speaker"]["rating"] = math.nan
-    out = _strict(fit(doc, 8000))
+    out = strict_json(fit(doc, 8000))
     assert out["speaker"]["rating"] is None and out["meta"]["truncated"]["sessions_dropped"] > 0
 
 

@@ -23,6 +23,7 @@ from runner_plugins.mcp.toolbox import Call, ToolAnswer, success
 from runner_plugins.mcp.tools import BY_NAME
 from runner_plugins.mcp.transport import SERVED_VERSIONS, Dispatch, Transport
 from runner_plugins.plugin import StaticRequest
+from tests.context.conftest import strict_json
 from tests.mcp_server.test_mcp_tools import route_conf
 
 MODERN = "2026-07-28"
@@ -173,18 +174,14 @@ async def test_non_finite_numbers_become_null_as_the_sdk_sends_them(plugin: McpP
     sdk = await plugin.endpoint._shaped(dispatch, answer)
     shape = await plugin.endpoint._learn(("2025-11-25", False), dispatch)
     assert isinstance(sdk, dict) and shape is not None
-    direct = json.loads(shape.fill(answer), parse_constant=_refuse)
+    direct = strict_json(shape.fill(answer))
     assert direct == sdk
     assert direct["structuredContent"] == {"score": None, "limit": None, "name": "NaN"}
-    assert json.loads(direct["content"][0]["text"], parse_constant=_refuse) == {
+    assert strict_json(direct["content"][0]["text"]) == {
         "score": None,
         "limit": None,
         "name": "NaN",
     }
-
-
-def _refuse(token: str) -> None:
-    raise AssertionError(f"{token} is not JSON")
 
 
 async def test_a_lone_surrogate_in_a_message_still_gives_json(plugin: McpPlugin) -> None:
