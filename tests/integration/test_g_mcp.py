@@ -249,6 +249,14 @@ def test_unknown_method_in_both_eras(chatgpt: httpx.Client) -> None:
     rpc_error(post(chatgpt, modern("prompts/list"), **headers), 404, -32601)
 
 
+def test_a_lone_surrogate_echoed_back_still_gives_json(chatgpt: httpx.Client) -> None:
+    # "\ud800" is a valid JSON escape for a character UTF-8 cannot hold; the error answer
+    # that names the unknown method must still be JSON, not a failed encoding.
+    raw = b'{"jsonrpc": "2.0", "id": 7, "method": "tools/\\ud800"}'
+    answer = post(chatgpt, raw, **{"mcp-protocol-version": "2025-11-25"})
+    assert rpc_error(answer, 200, -32601)["id"] == 7
+
+
 def test_modern_header_mismatch(chatgpt: httpx.Client) -> None:
     params = {"name": "get_session", "arguments": {"id": 104}}
     headers = {"mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "fetch"}
